@@ -1,0 +1,86 @@
+# Every target installs what it needs: a fresh clone needs only python3, npm and go.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+BUF_VERSION := 1.75.0
+BUF := $(CACHE)/node/node_modules/.bin/buf
+GRPCURL_VERSION := v1.9.3
+GRPCURL := $(CACHE)/bin/grpcurl
+PROTOS := $(shell find protos -name '*.proto' | sort)
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: install
+install: $(BIN)/.installed ## Create .venv with the service and its dev tools
+
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix $(CACHE)/node @bufbuild/buf@$(BUF_VERSION)
+
+$(GRPCURL):
+	GOBIN=$(abspath $(CACHE)/bin) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+.PHONY: tools
+tools: $(BUF) $(GRPCURL) ## Install buf and grpcurl under .cache/
+
+# Python messages, gRPC stubs and .pyi type stubs for both, from protos/ into $(OUT).
+define protoc
+	rm -rf $(1)/memoria && mkdir -p $(1)
+	$(BIN)/python -m grpc_tools.protoc -I protos \
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
+		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
+		--python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1) \
+		$(PROTOS)
+	touch $(1)/memoria/__init__.py $(1)/memoria/v1/__init__.py $(1)/memoria/py.typed
+endef
+
+.PHONY: generate
+generate: $(BIN)/.installed ## Regenerate generated/ from protos/
+	$(call protoc,generated)
+
+.PHONY: check-generated
+check-generated: $(BIN)/.installed ## Fail when generated/ is stale
+	$(eval TMP := $(shell mktemp -d))
+	$(call protoc,$(TMP))
+	@diff -r --exclude=__pycache__ $(TMP)/memoria generated/memoria \
+		|| { echo "generated/ is stale: run 'make generate' and commit it"; rm -rf $(TMP); exit 1; }
+	@rm -rf $(TMP)
+
+.PHONY: lint
+lint: $(BIN)/.installed $(BUF) ## buf lint, ruff, mypy
+	$(BUF) lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(BIN)/.installed ## Format the Python code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: test
+test: $(BIN)/.installed $(BUF) $(GRPCURL) check-generated lint ## Install everything, lint, and run the tests
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: run
+run: $(BIN)/.installed ## Start the server (MEMORIA_* variables are honoured)
+	$(BIN)/python -m server
+
+.PHONY: bench
+bench: $(BIN)/.installed ## Print latency figures of a live server
+	$(BIN)/python -m bench.latency
+
+.PHONY: clean
+clean: ## Remove the virtualenv, caches and local data
+	rm -rf $(VENV) $(CACHE) var .mypy_cache .pytest_cache .ruff_cache

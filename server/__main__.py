@@ -1,0 +1,38 @@
+"""``python -m server``: run Memoria until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from server.app import running_server
+from server.config import ConfigurationError, Settings, load_settings
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_server(settings):
+        await stop.wait()
+
+
+def main() -> None:
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(serve(settings))
+    except ConfigurationError as exc:
+        logging.getLogger("memoria").error("%s", exc)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

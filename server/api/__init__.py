@@ -1,0 +1,1 @@
+"""The gRPC layer: servicers translate protos to domain calls and back, nothing more."""

@@ -1,0 +1,104 @@
+"""Conversions between memoria.v1 protos and domain records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf.descriptor import EnumDescriptor
+from memoria.v1 import memory_service_pb2, message_pb2, session_pb2
+
+from server.domain.inputs import MessageInput
+from server.domain.models import JsonObject, Message, RoleType, Session, Summary
+
+__all__ = [
+    "memory_type_name",
+    "message_input_from_proto",
+    "message_to_proto",
+    "metadata_from_proto",
+    "session_to_proto",
+    "summary_to_proto",
+]
+
+_ROLE_TYPES = message_pb2.DESCRIPTOR.enum_types_by_name["RoleType"]
+_MEMORY_TYPES = memory_service_pb2.DESCRIPTOR.enum_types_by_name["MemoryType"]
+_ROLE_TYPE_TO_PROTO = {
+    role_type: message_pb2.RoleType.Value(f"ROLE_TYPE_{role_type.name}") for role_type in RoleType
+}
+
+
+def metadata_from_proto(metadata: struct_pb2.Struct) -> JsonObject:
+    return json_format.MessageToDict(metadata)
+
+
+def _enum_name(enum: EnumDescriptor, prefix: str, value: int) -> str:
+    """The domain's name of a proto enum value: "" when unspecified, the number when unknown.
+
+    ``ROLE_TYPE_USER`` becomes ``user``; the domain validates the name.
+    """
+    if value == 0:
+        return ""
+    known = enum.values_by_number.get(value)
+    return known.name.removeprefix(prefix).lower() if known else str(value)
+
+
+def message_input_from_proto(message: message_pb2.Message) -> MessageInput:
+    return MessageInput(
+        uuid=message.uuid,
+        role=message.role,
+        role_type=_enum_name(_ROLE_TYPES, "ROLE_TYPE_", message.role_type),
+        content=message.content,
+        metadata=metadata_from_proto(message.metadata),
+    )
+
+
+def memory_type_name(value: int) -> str:
+    return _enum_name(_MEMORY_TYPES, "MEMORY_TYPE_", value)
+
+
+def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
+    timestamp = timestamp_pb2.Timestamp()
+    timestamp.FromDatetime(moment)
+    return timestamp
+
+
+def _struct(value: JsonObject) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
+
+
+def message_to_proto(message: Message) -> message_pb2.Message:
+    return message_pb2.Message(
+        uuid=message.uuid,
+        role=message.role,
+        role_type=_ROLE_TYPE_TO_PROTO[message.role_type],
+        content=message.content,
+        metadata=_struct(message.metadata),
+        token_count=message.token_count,
+        created_at=_timestamp(message.created_at),
+        sequence=message.sequence,
+    )
+
+
+def summary_to_proto(summary: Summary) -> message_pb2.Summary:
+    return message_pb2.Summary(
+        uuid=summary.uuid,
+        content=summary.content,
+        token_count=summary.token_count,
+        last_message_uuid=summary.last_message_uuid,
+        last_message_sequence=summary.last_message_sequence,
+        created_at=_timestamp(summary.created_at),
+    )
+
+
+def session_to_proto(session: Session) -> session_pb2.Session:
+    return session_pb2.Session(
+        session_id=session.session_id,
+        user_id=session.user_id or "",
+        metadata=_struct(session.metadata),
+        created_at=_timestamp(session.created_at),
+        updated_at=_timestamp(session.updated_at),
+        message_count=session.message_count,
+        token_count=session.token_count,
+    )

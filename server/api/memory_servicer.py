@@ -1,0 +1,81 @@
+"""memoria.v1.MemoryService."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from memoria.v1 import memory_service_pb2 as pb
+from memoria.v1 import memory_service_pb2_grpc
+
+from server.api.convert import (
+    memory_type_name,
+    message_input_from_proto,
+    message_to_proto,
+    metadata_from_proto,
+    summary_to_proto,
+)
+from server.domain.memory import MemoryManager
+
+__all__ = ["MemoryServicer"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
+    def __init__(self, memory: MemoryManager) -> None:
+        self._memory = memory
+
+    async def AddMemory(
+        self, request: pb.AddMemoryRequest, context: Context
+    ) -> pb.AddMemoryResponse:
+        stored = await self._memory.add(
+            request.session_id, [message_input_from_proto(m) for m in request.messages]
+        )
+        return pb.AddMemoryResponse(messages=[message_to_proto(m) for m in stored])
+
+    async def GetMemory(
+        self, request: pb.GetMemoryRequest, context: Context
+    ) -> pb.GetMemoryResponse:
+        memory = await self._memory.get(
+            request.session_id, memory_type_name(request.memory_type), request.lastn
+        )
+        return pb.GetMemoryResponse(
+            messages=[message_to_proto(m) for m in memory.messages],
+            summary=summary_to_proto(memory.summary) if memory.summary else None,
+            token_count=memory.token_count,
+        )
+
+    async def DeleteMemory(
+        self, request: pb.DeleteMemoryRequest, context: Context
+    ) -> pb.DeleteMemoryResponse:
+        await self._memory.delete(request.session_id)
+        return pb.DeleteMemoryResponse()
+
+    async def ListMessages(
+        self, request: pb.ListMessagesRequest, context: Context
+    ) -> pb.ListMessagesResponse:
+        page = await self._memory.list_messages(
+            request.session_id, request.page_size, request.page_token
+        )
+        return pb.ListMessagesResponse(
+            messages=[message_to_proto(m) for m in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    async def GetMessage(
+        self, request: pb.GetMessageRequest, context: Context
+    ) -> pb.GetMessageResponse:
+        message = await self._memory.get_message(request.session_id, request.uuid)
+        return pb.GetMessageResponse(message=message_to_proto(message))
+
+    async def UpdateMessage(
+        self, request: pb.UpdateMessageRequest, context: Context
+    ) -> pb.UpdateMessageResponse:
+        message = await self._memory.update_message(
+            request.session_id,
+            request.uuid,
+            list(request.update_mask.paths),
+            metadata_from_proto(request.metadata),
+        )
+        return pb.UpdateMessageResponse(message=message_to_proto(message))

@@ -1,0 +1,63 @@
+"""The one place where domain errors become gRPC statuses, with google.rpc details."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from server.domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    MemoriaError,
+    NotFound,
+    Unavailable,
+)
+
+__all__ = ["INTERNAL_ERROR", "status_of"]
+
+_CODES: list[tuple[type[MemoriaError], int]] = [
+    (InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (NotFound, code_pb2.NOT_FOUND),
+    (AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (Unavailable, code_pb2.UNAVAILABLE),
+]
+
+# What a client sees of a bug: nothing of the stack trace or of stored data.
+INTERNAL_ERROR = rpc_status.to_status(
+    status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; see the server log")
+)
+
+
+def status_of(error: MemoriaError) -> grpc.Status:
+    code = next((code for kind, code in _CODES if isinstance(error, kind)), code_pb2.INTERNAL)
+    details: list[any_pb2.Any] = []
+    if isinstance(error, InvalidArgument):
+        details.append(_pack(_bad_request(error)))
+    elif isinstance(error, NotFound | AlreadyExists):
+        details.append(
+            _pack(
+                error_details_pb2.ResourceInfo(
+                    resource_type=error.resource_type, resource_name=error.resource_name
+                )
+            )
+        )
+    return rpc_status.to_status(status_pb2.Status(code=code, message=str(error), details=details))
+
+
+def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
+    return error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ]
+    )
+
+
+def _pack(detail: error_details_pb2.BadRequest | error_details_pb2.ResourceInfo) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return packed

@@ -1,0 +1,1 @@
+"""Memory logic of Memoria: knows nothing of gRPC or of any database."""

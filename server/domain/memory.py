@@ -1,0 +1,171 @@
+"""Use cases on the memory of a session: its messages and prompt-ready views."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from server.domain.clock import Clock, utc_now
+from server.domain.errors import NotFound
+from server.domain.inputs import MessageInput
+from server.domain.metadata import keep_reserved
+from server.domain.models import (
+    JsonObject,
+    Memory,
+    Message,
+    NewMessage,
+    Page,
+    RoleType,
+)
+from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
+from server.domain.tokens import TokenCounter
+from server.domain.validation import Limits, Violations, check_session_id
+from server.storage.port import Store
+
+__all__ = ["MAX_LASTN", "MemoryManager"]
+
+MAX_LASTN = 1000
+UPDATABLE_MESSAGE_FIELDS = {"metadata"}
+
+
+class MemoryManager:
+    def __init__(
+        self,
+        store: Store,
+        tokens: TokenCounter,
+        limits: Limits,
+        window: int,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._tokens = tokens
+        self._limits = limits
+        self._window = window
+        self._clock = clock
+
+    async def add(self, session_id: str, inputs: Sequence[MessageInput]) -> list[Message]:
+        """Appends messages (creating the session if needed); see ``Store.append_messages``."""
+        check = Violations()
+        check.identifier("session_id", session_id)
+        if not inputs:
+            check.add("messages", "must contain at least one message")
+        elif len(inputs) > self._limits.max_messages_per_request:
+            check.add(
+                "messages",
+                f"has {len(inputs)} messages, more than the limit of "
+                f"{self._limits.max_messages_per_request} per request",
+            )
+        accepted: list[tuple[MessageInput, str, RoleType]] = []
+        first_index_of_uuid: dict[str, int] = {}
+        for index, message in enumerate(inputs):
+            path = f"messages[{index}]"
+            message_uuid = str(uuid.uuid4())
+            if message.uuid:
+                message_uuid = check.uuid(f"{path}.uuid", message.uuid)
+                first = first_index_of_uuid.setdefault(message_uuid, index)
+                if message_uuid and first != index:
+                    check.add(f"{path}.uuid", f"repeats the uuid of messages[{first}]")
+            check.role(f"{path}.role", message.role)
+            check.content(f"{path}.content", message.content, self._limits)
+            check.metadata(f"{path}.metadata", message.metadata, self._limits)
+            role_type = check.role_type(f"{path}.role_type", message.role_type)
+            if role_type is not None:
+                accepted.append((message, message_uuid, role_type))
+        check.raise_if_any()
+
+        token_counts = await self._tokens.count([m.content for m in inputs])
+        now = self._clock()
+        new_messages = [
+            NewMessage(
+                uuid=message_uuid,
+                role=message.role,
+                role_type=role_type,
+                content=message.content,
+                metadata=message.metadata,
+                token_count=token_count,
+                created_at=now,
+            )
+            for (message, message_uuid, role_type), token_count in zip(
+                accepted, token_counts, strict=True
+            )
+        ]
+        return await self._store.append_messages(session_id, new_messages, now)
+
+    async def get(self, session_id: str, memory_type: str, lastn: int) -> Memory:
+        """The last ``lastn`` messages (0: the configured window), oldest first.
+
+        PERPETUAL memory adds the rolling summary once one exists; until then it
+        is the same as the message window.
+        """
+        check = Violations()
+        check.identifier("session_id", session_id)
+        check.memory_type("memory_type", memory_type)
+        if lastn < 0 or lastn > MAX_LASTN:
+            check.add("lastn", f"must be between 0 and {MAX_LASTN}, got {lastn}")
+        check.raise_if_any()
+        messages = await self._store.recent_messages(session_id, lastn or self._window)
+        if messages is None:
+            raise NotFound("session", session_id)
+        return Memory(messages, summary=None, token_count=sum(m.token_count for m in messages))
+
+    async def delete(self, session_id: str) -> None:
+        check_session_id(session_id)
+        if not await self._store.delete_messages(session_id, self._clock()):
+            raise NotFound("session", session_id)
+
+    async def list_messages(
+        self, session_id: str, page_size: int, page_token: str
+    ) -> Page[Message]:
+        check = Violations()
+        check.identifier("session_id", session_id)
+        limit = check.page_size("page_size", page_size, self._limits)
+        check.raise_if_any()
+        after = 0
+        if page_token:
+            position = decode_page_token(page_token, bound_to={"session": session_id})
+            after_value = position.get("after")
+            if not isinstance(after_value, int) or after_value < 0:
+                raise malformed_page_token()
+            after = after_value
+        messages = await self._store.list_messages(
+            session_id, after_sequence=after, limit=limit + 1
+        )
+        if messages is None:
+            raise NotFound("session", session_id)
+        next_token = ""
+        if len(messages) > limit:
+            messages = messages[:limit]
+            next_token = encode_page_token({"session": session_id, "after": messages[-1].sequence})
+        return Page(messages, next_token)
+
+    async def get_message(self, session_id: str, message_uuid: str) -> Message:
+        canonical_uuid = self._check_message_ref(session_id, message_uuid)
+        message = await self._store.get_message(session_id, canonical_uuid)
+        if message is None:
+            raise NotFound("message", message_uuid)
+        return message
+
+    async def update_message(
+        self, session_id: str, message_uuid: str, fields: list[str], metadata: JsonObject
+    ) -> Message:
+        check = Violations()
+        check.identifier("session_id", session_id)
+        canonical_uuid = check.uuid("uuid", message_uuid)
+        check.update_mask("update_mask", fields, UPDATABLE_MESSAGE_FIELDS)
+        check.metadata("metadata", metadata, self._limits)
+        check.raise_if_any()
+        current = await self.get_message(session_id, canonical_uuid)
+        updated = await self._store.replace_message_metadata(
+            session_id, canonical_uuid, keep_reserved(current.metadata, metadata)
+        )
+        if updated is None:
+            raise NotFound("message", message_uuid)
+        return updated
+
+    @staticmethod
+    def _check_message_ref(session_id: str, message_uuid: str) -> str:
+        check = Violations()
+        check.identifier("session_id", session_id)
+        canonical_uuid = check.uuid("uuid", message_uuid)
+        check.raise_if_any()
+        return canonical_uuid

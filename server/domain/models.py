@@ -1,0 +1,119 @@
+"""Records that cross the storage port: plain, immutable, typed."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+__all__ = [
+    "KEEP",
+    "JsonObject",
+    "Keep",
+    "Memory",
+    "MemoryType",
+    "Message",
+    "NewMessage",
+    "Page",
+    "RoleType",
+    "Session",
+    "SessionPatch",
+    "Summary",
+]
+
+JsonObject = dict[str, Any]
+T = TypeVar("T")
+
+
+class RoleType(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+    TOOL = "tool"
+    FUNCTION = "function"
+
+
+class MemoryType(enum.StrEnum):
+    MESSAGE_WINDOW = "message_window"
+    PERPETUAL = "perpetual"
+
+
+class Keep(enum.Enum):
+    """Marks a field that a patch leaves unchanged."""
+
+    KEEP = enum.auto()
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    session_id: str
+    user_id: str | None
+    metadata: JsonObject
+    created_at: datetime
+    updated_at: datetime
+    message_count: int = 0
+    token_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPatch:
+    """Fields of a session to change; ``KEEP`` leaves one as it is."""
+
+    user_id: str | Keep | None = KEEP
+    metadata: JsonObject | Keep = KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A validated message, ready to be appended (its sequence is not known yet)."""
+
+    uuid: str
+    role: str
+    role_type: RoleType
+    content: str
+    metadata: JsonObject
+    token_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message; ``sequence`` is its 1-based position in the session."""
+
+    uuid: str
+    sequence: int
+    role: str
+    role_type: RoleType
+    content: str
+    metadata: JsonObject
+    token_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    uuid: str
+    content: str
+    token_count: int
+    last_message_uuid: str
+    last_message_sequence: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """Prompt-ready memory: recent messages (oldest first) and an optional summary."""
+
+    messages: list[Message]
+    summary: Summary | None
+    token_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str

@@ -1,0 +1,100 @@
+"""Use cases on sessions."""
+
+from __future__ import annotations
+
+from server.domain.clock import Clock, from_micros, to_micros, utc_now
+from server.domain.errors import NotFound
+from server.domain.metadata import keep_reserved
+from server.domain.models import KEEP, JsonObject, Keep, Page, Session, SessionPatch
+from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
+from server.domain.validation import Limits, Violations, check_session_id
+from server.storage.port import SessionCursor, Store
+
+__all__ = ["SessionManager"]
+
+UPDATABLE_SESSION_FIELDS = {"user_id", "metadata"}
+
+
+class SessionManager:
+    def __init__(self, store: Store, limits: Limits, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._limits = limits
+        self._clock = clock
+
+    async def create(self, session_id: str, user_id: str, metadata: JsonObject) -> Session:
+        check = Violations()
+        check.identifier("session_id", session_id)
+        check.identifier("user_id", user_id, required=False)
+        check.metadata("metadata", metadata, self._limits)
+        check.raise_if_any()
+        now = self._clock()
+        session = Session(session_id, user_id or None, metadata, created_at=now, updated_at=now)
+        return await self._store.create_session(session)
+
+    async def get(self, session_id: str) -> Session:
+        check_session_id(session_id)
+        session = await self._store.get_session(session_id)
+        if session is None:
+            raise NotFound("session", session_id)
+        return session
+
+    async def update(
+        self, session_id: str, fields: list[str], user_id: str, metadata: JsonObject
+    ) -> Session:
+        check = Violations()
+        check.identifier("session_id", session_id)
+        chosen = check.update_mask("update_mask", fields, UPDATABLE_SESSION_FIELDS)
+        if "user_id" in chosen:
+            check.identifier("user_id", user_id, required=False)
+        if "metadata" in chosen:
+            check.metadata("metadata", metadata, self._limits)
+        check.raise_if_any()
+
+        new_metadata: JsonObject | Keep = KEEP
+        if "metadata" in chosen:
+            current = await self.get(session_id)
+            new_metadata = keep_reserved(current.metadata, metadata)
+        patch = SessionPatch(
+            user_id=(user_id or None) if "user_id" in chosen else KEEP, metadata=new_metadata
+        )
+        session = await self._store.update_session(session_id, patch, self._clock())
+        if session is None:
+            raise NotFound("session", session_id)
+        return session
+
+    async def delete(self, session_id: str) -> None:
+        check_session_id(session_id)
+        if not await self._store.delete_session(session_id):
+            raise NotFound("session", session_id)
+
+    async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
+        check = Violations()
+        check.identifier("user_id", user_id, required=False)
+        limit = check.page_size("page_size", page_size, self._limits)
+        check.raise_if_any()
+        after: SessionCursor | None = None
+        if page_token:
+            position = decode_page_token(page_token, bound_to={"user": user_id})
+            after = _session_cursor(position)
+        sessions = await self._store.list_sessions(
+            user_id=user_id or None, after=after, limit=limit + 1
+        )
+        next_token = ""
+        if len(sessions) > limit:
+            sessions = sessions[:limit]
+            last = sessions[-1]
+            next_token = encode_page_token(
+                {
+                    "user": user_id,
+                    "created": to_micros(last.created_at),
+                    "id": last.session_id,
+                }
+            )
+        return Page(sessions, next_token)
+
+
+def _session_cursor(position: dict[str, object]) -> SessionCursor:
+    created, session_id = position.get("created"), position.get("id")
+    if isinstance(created, int) and isinstance(session_id, str):
+        return from_micros(created), session_id
+    raise malformed_page_token()

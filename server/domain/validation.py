@@ -1,0 +1,128 @@
+"""Checks on client input. Each check adds field violations; none raises alone,
+so one response can name every problem of a request."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from server.domain.errors import FieldViolation, InvalidArgument
+from server.domain.metadata import RESERVED_METADATA_KEY
+from server.domain.models import JsonObject, MemoryType, RoleType
+
+__all__ = ["Limits", "Violations", "check_session_id"]
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]+")
+_MAX_ID_LENGTH = 256
+_MAX_ROLE_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits on requests, set by configuration."""
+
+    max_content_bytes: int = 1024 * 1024
+    max_metadata_bytes: int = 64 * 1024
+    max_messages_per_request: int = 1000
+    max_page_size: int = 1000
+    default_page_size: int = 100
+
+
+@dataclass(slots=True)
+class Violations:
+    """Collects field violations and raises them together."""
+
+    found: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, path: str, description: str) -> None:
+        self.found.append(FieldViolation(path, description))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise InvalidArgument(list(self.found))
+
+    def identifier(self, path: str, value: str, *, required: bool = True) -> None:
+        """Session and user ids: 1 to 256 characters of [A-Za-z0-9._:@-]."""
+        if not value:
+            if required:
+                self.add(path, "must not be empty")
+            return
+        if len(value) > _MAX_ID_LENGTH:
+            self.add(path, f"must be at most {_MAX_ID_LENGTH} characters, got {len(value)}")
+        elif not _ID_PATTERN.fullmatch(value):
+            self.add(path, "may only contain the characters A-Z a-z 0-9 . _ : @ -")
+
+    def uuid(self, path: str, value: str) -> str:
+        """Returns the canonical form of a UUID, or "" after adding a violation."""
+        if not value:
+            self.add(path, "must not be empty")
+            return ""
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            self.add(path, f"is not a UUID: {value[:64]!r}")
+            return ""
+
+    def role(self, path: str, value: str) -> None:
+        if len(value) > _MAX_ROLE_LENGTH:
+            self.add(path, f"must be at most {_MAX_ROLE_LENGTH} characters")
+
+    def role_type(self, path: str, value: str) -> RoleType | None:
+        if not value:
+            self.add(path, "is required: one of " + ", ".join(r.value for r in RoleType))
+            return None
+        try:
+            return RoleType(value)
+        except ValueError:
+            self.add(path, f"unknown role type {value!r}")
+            return None
+
+    def memory_type(self, path: str, value: str) -> MemoryType:
+        """Unset means the message window."""
+        if not value:
+            return MemoryType.MESSAGE_WINDOW
+        try:
+            return MemoryType(value)
+        except ValueError:
+            self.add(path, f"unknown memory type {value!r}")
+            return MemoryType.MESSAGE_WINDOW
+
+    def content(self, path: str, value: str, limits: Limits) -> None:
+        size = len(value.encode("utf-8"))
+        if size > limits.max_content_bytes:
+            self.add(path, f"is {size} bytes, more than the limit of {limits.max_content_bytes}")
+
+    def metadata(self, path: str, value: JsonObject, limits: Limits) -> None:
+        if RESERVED_METADATA_KEY in value:
+            self.add(f"{path}.{RESERVED_METADATA_KEY}", "is reserved for the server")
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        if size > limits.max_metadata_bytes:
+            self.add(
+                path, f"is {size} bytes as JSON, more than the limit of {limits.max_metadata_bytes}"
+            )
+
+    def page_size(self, path: str, value: int, limits: Limits) -> int:
+        """Returns the effective page size (0 means the default)."""
+        if value < 0 or value > limits.max_page_size:
+            self.add(path, f"must be between 0 and {limits.max_page_size}, got {value}")
+        return value or limits.default_page_size
+
+    def update_mask(self, path: str, paths: list[str], allowed: set[str]) -> set[str]:
+        if not paths:
+            self.add(path, "must name at least one field: " + ", ".join(sorted(allowed)))
+        unknown = [p for p in paths if p not in allowed]
+        if unknown:
+            self.add(
+                path,
+                f"unsupported field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
+            )
+        return set(paths) & allowed
+
+
+def check_session_id(session_id: str) -> None:
+    """Raises INVALID_ARGUMENT unless ``session_id`` is a well-formed session id."""
+    check = Violations()
+    check.identifier("session_id", session_id)
+    check.raise_if_any()

@@ -1,0 +1,31 @@
+"""Chooses the storage adapter from the store URL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from server.config import ConfigurationError
+from server.storage.port import Store
+
+__all__ = ["open_store"]
+
+
+@asynccontextmanager
+async def open_store(url: str) -> AsyncIterator[Store]:
+    """Opens the store named by ``url``, runs its idempotent setup, closes it on exit.
+
+    ``sqlite:///path`` selects the embedded SQLite adapter.
+    """
+    store: Store
+    if url.startswith("sqlite:"):
+        from server.storage.sqlite import SqliteStore
+
+        store = SqliteStore.from_url(url)
+    else:
+        raise ConfigurationError(f"unsupported store URL {url!r}: use sqlite:///path/to/file.db")
+    try:
+        await store.setup()
+        yield store
+    finally:
+        await store.close()

@@ -1,0 +1,108 @@
+"""The storage port: what the domain needs from a database, and nothing more.
+
+Every adapter implements ``Store`` and passes the one contract suite in
+``tests/contract``. Records crossing the port are the dataclasses of
+``server.domain.models``; adapters never return driver rows. Adapters raise
+only errors of ``server.domain.errors``: ``Unavailable`` when the database
+cannot be reached, ``AlreadyExists`` where stated below.
+
+Unknown sessions and messages are reported by returning ``None`` (or ``False``),
+never by raising: deciding that a missing record is an error is the domain's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch
+
+__all__ = ["SessionCursor", "Store"]
+
+# Position in the newest-first listing of sessions: (created_at, session_id) of
+# the last session returned.
+SessionCursor = tuple[datetime, str]
+
+
+class Store(Protocol):
+    async def setup(self) -> None:
+        """Creates or migrates the schema. Idempotent; safe to call from several processes."""
+
+    async def close(self) -> None:
+        """Releases connections. The store is unusable afterwards."""
+
+    async def ping(self) -> None:
+        """Returns when the database answers; raises ``Unavailable`` otherwise."""
+
+    # Sessions
+
+    async def create_session(self, session: Session) -> Session:
+        """Stores a new session with no messages.
+
+        Raises ``AlreadyExists`` when the id is taken.
+        """
+
+    async def get_session(self, session_id: str) -> Session | None:
+        """Returns the session, or None when it does not exist."""
+
+    async def update_session(
+        self, session_id: str, patch: SessionPatch, now: datetime
+    ) -> Session | None:
+        """Applies the patch and sets ``updated_at``; None when the session does not exist."""
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Deletes the session and all its messages. False when it did not exist.
+
+        Afterwards the id is free: a new session with it starts at sequence 1.
+        """
+
+    async def list_sessions(
+        self, *, user_id: str | None, after: SessionCursor | None, limit: int
+    ) -> list[Session]:
+        """Sessions newest first (``created_at`` then ``session_id``, both descending).
+
+        ``user_id`` filters on the owner; ``after`` continues a listing after the
+        cursor of the last session of the previous page.
+        """
+
+    # Messages
+
+    async def append_messages(
+        self, session_id: str, messages: Sequence[NewMessage], now: datetime
+    ) -> list[Message]:
+        """Appends messages to a session, creating the session when it does not exist.
+
+        The new messages get consecutive sequences after the session's last one,
+        in the order given, even when other appends to the same session run at the
+        same time. A message whose uuid is already stored in the session is not
+        stored again: the stored one is returned in its place. The result lists
+        the messages in the order given. The session's counters and ``updated_at``
+        are updated.
+        """
+
+    async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
+        """The last ``limit`` messages of the session, oldest first.
+
+        None when the session does not exist. Its cost does not depend on the
+        length of the history.
+        """
+
+    async def list_messages(
+        self, session_id: str, *, after_sequence: int, limit: int
+    ) -> list[Message] | None:
+        """Up to ``limit`` messages with a sequence greater than ``after_sequence``,
+        oldest first. None when the session does not exist."""
+
+    async def get_message(self, session_id: str, uuid: str) -> Message | None:
+        """The message, or None when the session or the message does not exist."""
+
+    async def replace_message_metadata(
+        self, session_id: str, uuid: str, metadata: JsonObject
+    ) -> Message | None:
+        """Replaces the metadata of one message; None when it does not exist."""
+
+    async def delete_messages(self, session_id: str, now: datetime) -> bool:
+        """Deletes every message of the session and zeroes its counters, keeping the
+        session. Sequences keep increasing afterwards. False when the session does
+        not exist."""

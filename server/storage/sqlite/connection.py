@@ -1,0 +1,72 @@
+"""A SQLite connection owned by one thread, driven from asyncio.
+
+Each store operation is one plain synchronous function run on the connection's
+thread: one thread hop per operation instead of one per statement, and
+transactions are ordinary sequential code. SQLite releases the GIL while it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from server.domain.errors import Unavailable
+
+__all__ = ["SqliteWorker", "transaction"]
+
+T = TypeVar("T")
+
+
+class SqliteWorker:
+    def __init__(self, path: Path, name: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._connection: sqlite3.Connection | None = None
+
+    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._call, operation)
+        except sqlite3.OperationalError as exc:
+            # Locked, read-only or unreadable database file: the store cannot serve now.
+            raise Unavailable(f"SQLite store unavailable: {exc}") from exc
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    def _call(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        if self._connection is None:
+            self._connection = _connect(self._path)
+        return operation(self._connection)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; `transaction()` opens them.
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
+    connection.execute("PRAGMA synchronous = NORMAL")  # durable at each WAL checkpoint
+    connection.execute("PRAGMA busy_timeout = 5000")
+    return connection
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection, *, write: bool) -> Iterator[None]:
+    """A transaction; ``write`` takes the write lock at once (no upgrade deadlocks)."""
+    connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

@@ -1,0 +1,166 @@
+"""Message operations; each runs on the connection's thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from server.domain.clock import to_micros
+from server.domain.models import JsonObject, Message, NewMessage
+from server.storage.sqlite.connection import transaction
+from server.storage.sqlite.rows import MESSAGE_COLUMNS, dump_json, message_from_row, message_to_row
+
+__all__ = [
+    "append_messages",
+    "delete_messages",
+    "get_message",
+    "list_messages",
+    "recent_messages",
+    "replace_message_metadata",
+]
+
+# SQLite limits the number of parameters of one statement.
+_UUIDS_PER_QUERY = 500
+
+
+def append_messages(
+    connection: sqlite3.Connection,
+    session_id: str,
+    messages: Sequence[NewMessage],
+    now: datetime,
+) -> list[Message]:
+    now_micros = to_micros(now)
+    # The write lock is held for the whole transaction, so concurrent appends to
+    # a session are serialized and each batch gets consecutive sequences.
+    with transaction(connection, write=True):
+        row = connection.execute(
+            "SELECT last_sequence FROM sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        if row is None:
+            connection.execute(
+                "INSERT INTO sessions (session_id, user_id, metadata, created_at, updated_at)"
+                " VALUES (?, NULL, '{}', ?, ?)",
+                (session_id, now_micros, now_micros),
+            )
+            last_sequence = 0
+        else:
+            (last_sequence,) = row
+        stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
+        result: list[Message] = []
+        added: list[Message] = []
+        for new in messages:
+            message = stored.get(new.uuid)
+            if message is None:
+                last_sequence += 1
+                message = Message(
+                    uuid=new.uuid,
+                    sequence=last_sequence,
+                    role=new.role,
+                    role_type=new.role_type,
+                    content=new.content,
+                    metadata=new.metadata,
+                    token_count=new.token_count,
+                    created_at=new.created_at,
+                )
+                added.append(message)
+            result.append(message)
+        if added:
+            connection.executemany(
+                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [message_to_row(session_id, message) for message in added],
+            )
+            connection.execute(
+                "UPDATE sessions SET last_sequence = ?, message_count = message_count + ?,"
+                " token_count = token_count + ?, updated_at = ? WHERE session_id = ?",
+                (
+                    last_sequence,
+                    len(added),
+                    sum(m.token_count for m in added),
+                    now_micros,
+                    session_id,
+                ),
+            )
+    return result
+
+
+def _stored_by_uuid(
+    connection: sqlite3.Connection, session_id: str, uuids: list[str]
+) -> dict[str, Message]:
+    stored: dict[str, Message] = {}
+    for start in range(0, len(uuids), _UUIDS_PER_QUERY):
+        chunk = uuids[start : start + _UUIDS_PER_QUERY]
+        rows = connection.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages"
+            f" WHERE session_id = ? AND uuid IN ({', '.join('?' * len(chunk))})",
+            (session_id, *chunk),
+        )
+        stored.update((message.uuid, message) for message in map(message_from_row, rows))
+    return stored
+
+
+def _session_exists(connection: sqlite3.Connection, session_id: str) -> bool:
+    row = connection.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,))
+    return row.fetchone() is not None
+
+
+def recent_messages(
+    connection: sqlite3.Connection, session_id: str, limit: int
+) -> list[Message] | None:
+    with transaction(connection, write=False):
+        if not _session_exists(connection, session_id):
+            return None
+        rows = connection.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?"
+            " ORDER BY sequence DESC LIMIT ?",
+            (session_id, limit),
+        ).fetchall()
+    return [message_from_row(row) for row in reversed(rows)]
+
+
+def list_messages(
+    connection: sqlite3.Connection, session_id: str, after_sequence: int, limit: int
+) -> list[Message] | None:
+    with transaction(connection, write=False):
+        if not _session_exists(connection, session_id):
+            return None
+        rows = connection.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND sequence > ?"
+            " ORDER BY sequence LIMIT ?",
+            (session_id, after_sequence, limit),
+        ).fetchall()
+    return [message_from_row(row) for row in rows]
+
+
+def get_message(connection: sqlite3.Connection, session_id: str, uuid: str) -> Message | None:
+    row = connection.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND uuid = ?",
+        (session_id, uuid),
+    ).fetchone()
+    return None if row is None else message_from_row(row)
+
+
+def replace_message_metadata(
+    connection: sqlite3.Connection, session_id: str, uuid: str, metadata: JsonObject
+) -> Message | None:
+    with transaction(connection, write=True):
+        message = get_message(connection, session_id, uuid)
+        if message is None:
+            return None
+        connection.execute(
+            "UPDATE messages SET metadata = ? WHERE session_id = ? AND sequence = ?",
+            (dump_json(metadata), session_id, message.sequence),
+        )
+    return replace(message, metadata=metadata)
+
+
+def delete_messages(connection: sqlite3.Connection, session_id: str, now: datetime) -> bool:
+    with transaction(connection, write=True):
+        connection.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+        updated = connection.execute(
+            "UPDATE sessions SET message_count = 0, token_count = 0, updated_at = ?"
+            " WHERE session_id = ?",
+            (to_micros(now), session_id),
+        )
+        return updated.rowcount > 0

@@ -1,0 +1,60 @@
+"""Numbered schema migrations; ``PRAGMA user_version`` records the last one applied."""
+
+from __future__ import annotations
+
+import sqlite3
+
+__all__ = ["migrate"]
+
+# Times are integer microseconds since the epoch, UTC. Metadata is JSON text.
+MIGRATIONS: list[str] = [
+    # 1: sessions and messages
+    """
+    CREATE TABLE sessions (
+        session_id    TEXT PRIMARY KEY,
+        user_id       TEXT,
+        metadata      TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        token_count   INTEGER NOT NULL DEFAULT 0,
+        last_sequence INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_newest_first ON sessions (created_at DESC, session_id DESC);
+    CREATE INDEX sessions_by_user ON sessions (user_id, created_at DESC, session_id DESC);
+    CREATE TABLE messages (
+        session_id  TEXT NOT NULL,
+        sequence    INTEGER NOT NULL,
+        uuid        TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        role_type   TEXT NOT NULL,
+        content     TEXT NOT NULL,
+        metadata    TEXT NOT NULL,
+        token_count INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (session_id, sequence)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX messages_uuid ON messages (session_id, uuid);
+    """,
+]
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Applies the pending migrations, each in its own transaction.
+
+    ``BEGIN IMMEDIATE`` takes the write lock before reading the version, so two
+    processes starting on the same file cannot apply a migration twice.
+    """
+    for version, script in enumerate(MIGRATIONS, start=1):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            (current,) = connection.execute("PRAGMA user_version").fetchone()
+            if current < version:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {version}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise

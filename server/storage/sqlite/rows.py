@@ -1,0 +1,70 @@
+"""Conversions between SQLite rows and domain records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from server.domain.clock import from_micros, to_micros
+from server.domain.models import JsonObject, Message, RoleType, Session
+
+__all__ = [
+    "MESSAGE_COLUMNS",
+    "SESSION_COLUMNS",
+    "dump_json",
+    "message_from_row",
+    "message_to_row",
+    "session_from_row",
+]
+
+SESSION_COLUMNS = (
+    "session_id, user_id, metadata, created_at, updated_at, message_count, token_count"
+)
+MESSAGE_COLUMNS = (
+    "session_id, sequence, uuid, role, role_type, content, metadata, token_count, created_at"
+)
+
+
+def dump_json(value: JsonObject) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def session_from_row(row: tuple[Any, ...]) -> Session:
+    session_id, user_id, metadata, created_at, updated_at, message_count, token_count = row
+    return Session(
+        session_id=session_id,
+        user_id=user_id,
+        metadata=json.loads(metadata),
+        created_at=from_micros(created_at),
+        updated_at=from_micros(updated_at),
+        message_count=message_count,
+        token_count=token_count,
+    )
+
+
+def message_from_row(row: tuple[Any, ...]) -> Message:
+    _, sequence, uuid, role, role_type, content, metadata, token_count, created_at = row
+    return Message(
+        uuid=uuid,
+        sequence=sequence,
+        role=role,
+        role_type=RoleType(role_type),
+        content=content,
+        metadata=json.loads(metadata),
+        token_count=token_count,
+        created_at=from_micros(created_at),
+    )
+
+
+def message_to_row(session_id: str, message: Message) -> tuple[Any, ...]:
+    return (
+        session_id,
+        message.sequence,
+        message.uuid,
+        message.role,
+        message.role_type.value,
+        message.content,
+        dump_json(message.metadata),
+        message.token_count,
+        to_micros(message.created_at),
+    )

@@ -1,0 +1,122 @@
+"""The SQLite implementation of the storage port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from server.config import ConfigurationError
+from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch
+from server.storage.port import SessionCursor
+from server.storage.sqlite import messages, sessions
+from server.storage.sqlite.connection import SqliteWorker
+from server.storage.sqlite.migrations import migrate
+
+__all__ = ["SqliteStore", "path_from_url"]
+
+
+def path_from_url(url: str) -> Path:
+    """``sqlite:///relative/file.db`` or ``sqlite:////absolute/file.db`` to a path."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigurationError(
+            f"not a SQLite store URL: {url!r} (expected sqlite:///path/to/file.db)"
+        )
+    return Path(url.removeprefix(prefix))
+
+
+class SqliteStore:
+    """One writer connection and one reader connection, each on its own thread.
+
+    In WAL mode readers see the last committed state and never wait for the writer.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = SqliteWorker(path, "sqlite-writer")
+        self._reader = SqliteWorker(path, "sqlite-reader")
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        return cls(path_from_url(url))
+
+    async def setup(self) -> None:
+        await self._writer.run(migrate)
+
+    async def close(self) -> None:
+        await self._writer.close()
+        await self._reader.close()
+
+    async def ping(self) -> None:
+        await self._reader.run(lambda connection: connection.execute("SELECT 1").fetchone())
+
+    async def create_session(self, session: Session) -> Session:
+        return await self._writer.run(partial(sessions.create_session, session=session))
+
+    async def get_session(self, session_id: str) -> Session | None:
+        return await self._reader.run(partial(sessions.get_session, session_id=session_id))
+
+    async def update_session(
+        self, session_id: str, patch: SessionPatch, now: datetime
+    ) -> Session | None:
+        return await self._writer.run(
+            partial(sessions.update_session, session_id=session_id, patch=patch, now=now)
+        )
+
+    async def delete_session(self, session_id: str) -> bool:
+        return await self._writer.run(partial(sessions.delete_session, session_id=session_id))
+
+    async def list_sessions(
+        self, *, user_id: str | None, after: SessionCursor | None, limit: int
+    ) -> list[Session]:
+        return await self._reader.run(
+            partial(sessions.list_sessions, user_id=user_id, after=after, limit=limit)
+        )
+
+    async def append_messages(
+        self, session_id: str, messages_: Sequence[NewMessage], now: datetime
+    ) -> list[Message]:
+        return await self._writer.run(
+            partial(messages.append_messages, session_id=session_id, messages=messages_, now=now)
+        )
+
+    async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
+        return await self._reader.run(
+            partial(messages.recent_messages, session_id=session_id, limit=limit)
+        )
+
+    async def list_messages(
+        self, session_id: str, *, after_sequence: int, limit: int
+    ) -> list[Message] | None:
+        return await self._reader.run(
+            partial(
+                messages.list_messages,
+                session_id=session_id,
+                after_sequence=after_sequence,
+                limit=limit,
+            )
+        )
+
+    async def get_message(self, session_id: str, uuid: str) -> Message | None:
+        return await self._reader.run(
+            partial(messages.get_message, session_id=session_id, uuid=uuid)
+        )
+
+    async def replace_message_metadata(
+        self, session_id: str, uuid: str, metadata: JsonObject
+    ) -> Message | None:
+        return await self._writer.run(
+            partial(
+                messages.replace_message_metadata,
+                session_id=session_id,
+                uuid=uuid,
+                metadata=metadata,
+            )
+        )
+
+    async def delete_messages(self, session_id: str, now: datetime) -> bool:
+        return await self._writer.run(
+            partial(messages.delete_messages, session_id=session_id, now=now)
+        )
