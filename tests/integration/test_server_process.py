@@ -1,0 +1,150 @@
+"""The server as a process: restart, shutdown, logging, configuration."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+from memoria.v1 import memory_service_pb2 as pb
+
+from tests.support.clients import Stubs
+from tests.support.messages import SEED_CONVERSATION, message
+from tests.support.server_process import OFFLINE_ENV, ServerProcess
+from tests.support.stores import StoreUrls
+
+
+@pytest.fixture
+def store_url(store_kind: str, store_urls: StoreUrls) -> str:
+    return store_urls.fresh(store_kind)
+
+
+def test_data_survives_a_restart(store_url: str, tmp_path: Path) -> None:
+    server = ServerProcess(store_url, tmp_path).start()
+    stubs = Stubs.connect(server.address)
+    added = stubs.memory.AddMemory(
+        pb.AddMemoryRequest(session_id="durable", messages=SEED_CONVERSATION)
+    ).messages
+    stubs.close()
+    assert server.stop() == 0
+
+    server.start()
+    stubs = Stubs.connect(server.address)
+    memory = stubs.memory.GetMemory(pb.GetMemoryRequest(session_id="durable"))
+    assert list(memory.messages) == list(added)
+    [next_message] = stubs.memory.AddMemory(
+        pb.AddMemoryRequest(session_id="durable", messages=[message("after restart")])
+    ).messages
+    assert next_message.sequence == 4
+    stubs.close()
+    server.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_loses_no_acknowledged_write(store_url: str, tmp_path: Path, sig: int) -> None:
+    """Writers hammer the server while it is stopped: every acknowledged message is kept."""
+    server = ServerProcess(store_url, tmp_path).start()
+    stubs = Stubs.connect(server.address)
+    acknowledged: list[str] = []
+    failures: list[grpc.StatusCode] = []
+    stop = threading.Event()
+
+    def write(writer: int) -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                response = stubs.memory.AddMemory(
+                    pb.AddMemoryRequest(session_id="drain", messages=[message(f"{writer}-{n}")]),
+                    timeout=5,
+                )
+                acknowledged.extend(m.uuid for m in response.messages)
+            except grpc.RpcError as error:
+                failures.append(error.code())
+                return
+            n += 1
+
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for writer in writers:
+        writer.start()
+    while len(acknowledged) < 50:
+        threading.Event().wait(0.01)
+    exit_code = server.stop(sig)
+    stop.set()
+    for writer in writers:
+        writer.join(10)
+    stubs.close()
+    assert exit_code == 0
+    assert server.wait_for_log("stopped")
+    # A call that reaches the server as it shuts down is refused (UNAVAILABLE) or, racing
+    # the connection's GOAWAY, reset (CANCELLED): either way unacknowledged, and a client
+    # retry with the same uuids is safe.
+    assert set(failures) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+
+    server.start()
+    stubs = Stubs.connect(server.address)
+    stored = stubs.memory.ListMessages(
+        pb.ListMessagesRequest(session_id="drain", page_size=1000)
+    ).messages
+    stubs.close()
+    server.stop()
+    assert set(acknowledged) <= {m.uuid for m in stored}
+    assert [m.sequence for m in stored] == list(range(1, len(stored) + 1))
+
+
+def test_one_access_log_line_per_rpc(server: ServerProcess, stubs: Stubs) -> None:
+    before = len(server.access_log("/memoria.v1.MemoryService/GetMemory"))
+    stubs.memory.AddMemory(pb.AddMemoryRequest(session_id="logged", messages=[message("x")]))
+    stubs.memory.GetMemory(pb.GetMemoryRequest(session_id="logged"))
+    with pytest.raises(grpc.RpcError):
+        stubs.memory.GetMemory(pb.GetMemoryRequest(session_id="never-created"))
+    assert server.wait_for_log("NOT_FOUND")
+    lines = server.access_log("/memoria.v1.MemoryService/GetMemory")[before:]
+    assert len(lines) == 2
+    assert " OK " in lines[0] and lines[0].rstrip().endswith("ms")
+    assert " NOT_FOUND " in lines[1]
+
+
+def test_health_and_reflection(stubs: Stubs) -> None:
+    for service in ["", "memoria.v1.MemoryService", "memoria.v1.SessionService"]:
+        response = stubs.health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
+    server = ServerProcess(store_url, tmp_path, {"MEMORIA_TOKEN_ENCODING": "o200k_base"}).start()
+    stubs = Stubs.connect(server.address)
+    [stored] = stubs.memory.AddMemory(
+        pb.AddMemoryRequest(session_id="o200k", messages=[message("これは日本語の文章です。")])
+    ).messages
+    stubs.close()
+    server.stop()
+    assert stored.token_count == 7  # 10 under cl100k_base
+    assert any("encoding o200k_base" in line for line in server.log)
+
+
+@pytest.mark.parametrize(
+    ("flag", "complaint"),
+    [
+        ("--listen=0.0.0.0:0", "loopback only"),
+        ("--token-encoding=p50k_base", "unsupported token encoding"),
+        ("--store-url=postgres://x", "unsupported store URL"),
+    ],
+)
+def test_refuses_to_start_with_a_bad_setting(tmp_path: Path, flag: str, complaint: str) -> None:
+    store_flag = f"--store-url=sqlite:///{tmp_path}/m.db"
+    flags = [flag] if flag.startswith("--store-url") else [flag, store_flag]
+    result = subprocess.run(
+        [sys.executable, "-m", "server", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**OFFLINE_ENV, "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    assert complaint in result.stderr
+    assert "Traceback" not in result.stderr
