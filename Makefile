@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CACHE := .cache
 BUF_VERSION := 1.75.0
 BUF := $(CACHE)/node/node_modules/.bin/buf
-GRPCURL_VERSION := v1.9.3
+GRPCURL_VERSION := v1.9.4
 GRPCURL := $(CACHE)/bin/grpcurl
 PROTOS := $(shell find protos -name '*.proto' | sort)
 

@@ -27,6 +27,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("memoria.access").disabled = not settings.access_log
     try:
         asyncio.run(serve(settings))
     except ConfigurationError as exc:

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
         5.0, gt=0, description="seconds between two health probes of the store"
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    access_log: bool = Field(True, description="log one line per RPC (method, code, duration)")
 
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:
