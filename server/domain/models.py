@@ -79,6 +79,19 @@ class NewMessage:
     token_count: int
     created_at: datetime
 
+    def stored_at(self, sequence: int) -> Message:
+        """The message as stored at ``sequence`` in its session."""
+        return Message(
+            uuid=self.uuid,
+            sequence=sequence,
+            role=self.role,
+            role_type=self.role_type,
+            content=self.content,
+            metadata=self.metadata,
+            token_count=self.token_count,
+            created_at=self.created_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Message:

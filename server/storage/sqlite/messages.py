@@ -54,16 +54,7 @@ def append_messages(
             message = stored.get(new.uuid)
             if message is None:
                 last_sequence += 1
-                message = Message(
-                    uuid=new.uuid,
-                    sequence=last_sequence,
-                    role=new.role,
-                    role_type=new.role_type,
-                    content=new.content,
-                    metadata=new.metadata,
-                    token_count=new.token_count,
-                    created_at=new.created_at,
-                )
+                message = new.stored_at(last_sequence)
                 added.append(message)
             result.append(message)
         if added:
