@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from grpc_health.v1 import health, health_pb2
 
-from server.domain.errors import Unavailable
 from server.storage.port import Store
 
 __all__ = ["StoreHealth"]
@@ -39,10 +38,10 @@ class StoreHealth:
         try:
             await asyncio.wait_for(self._store.ping(), timeout=self._interval)
             healthy = True
-        except (Unavailable, TimeoutError) as exc:
+        except Exception as exc:  # Unavailable, a timeout, or anything else: never kill the prober
             healthy = False
             if self._healthy is not False:
-                log.warning("store unavailable: %s", exc or "no answer")
+                log.warning("store unavailable: %s", exc or type(exc).__name__)
         if healthy != self._healthy:
             if healthy and self._healthy is False:
                 log.info("store available again")
