@@ -75,7 +75,7 @@ async def append_messages(
         if not pending and stored:
             break
         first = await _reserve(collections, session_id, len(pending), now_micros)
-        block = [_at(message, first + offset) for offset, message in enumerate(pending)]
+        block = [message.stored_at(first + offset) for offset, message in enumerate(pending)]
         added = await _insert(collections, session_id, block)
         await _count(collections, session_id, added, now_micros)
         stored.update((message.uuid, message) for message in added)
@@ -87,19 +87,6 @@ async def append_messages(
             f" {MAX_APPEND_ATTEMPTS} times in a row; retry"
         )
     return [stored[message.uuid] for message in messages]
-
-
-def _at(message: NewMessage, sequence: int) -> Message:
-    return Message(
-        uuid=message.uuid,
-        sequence=sequence,
-        role=message.role,
-        role_type=message.role_type,
-        content=message.content,
-        metadata=message.metadata,
-        token_count=message.token_count,
-        created_at=message.created_at,
-    )
 
 
 async def _stored_by_uuid(

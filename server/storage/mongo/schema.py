@@ -44,6 +44,14 @@ MESSAGE_INDEXES = [
 
 async def create_indexes(collections: Collections) -> None:
     """Creating an index that exists with the same keys and options does nothing,
-    so several processes may run this at once."""
-    await collections.sessions.create_indexes(SESSION_INDEXES)
-    await collections.messages.create_indexes(MESSAGE_INDEXES)
+    so several processes may run this at once.
+
+    One index per command: FerretDB v1 drops the connection (a panic on its
+    side) when one createIndexes command names several indexes that exist.
+    """
+    for collection, indexes in [
+        (collections.sessions, SESSION_INDEXES),
+        (collections.messages, MESSAGE_INDEXES),
+    ]:
+        for index in indexes:
+            await collection.create_indexes([index])
