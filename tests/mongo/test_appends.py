@@ -139,3 +139,21 @@ async def test_locks_are_released_after_use(store: MongoStore) -> None:
     """The per-session locks do not accumulate with the number of sessions."""
     await asyncio.gather(*(store.append_messages(f"s{n}", [new_message()], NOW) for n in range(50)))
     assert len(store._locks) == 0
+
+
+async def test_append_cancelled_by_its_caller_still_completes(store: MongoStore) -> None:
+    """A client's deadline does not stop a write half-way, as a crash would."""
+    batch = [new_message(f"m{n}") for n in range(50)]
+    call = asyncio.create_task(store.append_messages("s1", batch, NOW))
+    for _ in range(3):  # into its first round trip to the database
+        await asyncio.sleep(0)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(await stored_messages(store, "s1")) < len(batch):
+        assert asyncio.get_running_loop().time() < deadline, "the append did not finish"
+        await asyncio.sleep(0.02)
+    assert [m.uuid for m in await stored_messages(store, "s1")] == [m.uuid for m in batch]
+    session = await store.get_session("s1")
+    assert session is not None and session.message_count == len(batch)

@@ -215,11 +215,17 @@ async def _read(
     if limit <= 0:  # a limit of 0 means "no limit" to MongoDB
         return [] if await _session_exists(collections, session_id) else None
     cursor = collections.messages.find(query).sort("sequence", order).limit(limit)
+    # Both queries at once; both are awaited to the end, so that during an
+    # outage neither failure is left unretrieved.
     exists, documents = await asyncio.gather(
-        _session_exists(collections, session_id), cursor.to_list()
+        _session_exists(collections, session_id), cursor.to_list(), return_exceptions=True
     )
+    for outcome in (exists, documents):
+        if isinstance(outcome, BaseException):
+            raise outcome
     if not exists:
         return None
+    assert isinstance(documents, list)
     return [message_from_document(document) for document in documents]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,13 +21,16 @@ from server.storage.port import SessionCursor
 
 __all__ = ["MongoStore"]
 
+T = TypeVar("T")
+
 
 class MongoStore:
     """Sessions and messages in two collections of one database.
 
     Every write to a session holds that session's lock (``SessionLocks``) for
     the writes of this process; see ``messages`` for how appends stay ordered
-    across processes without transactions.
+    across processes without transactions. Writes of several steps run to their
+    end even when their caller is cancelled (``_run_to_completion``).
     """
 
     def __init__(
@@ -68,6 +73,9 @@ class MongoStore:
                 return await sessions.update_session(self._collections, session_id, patch, now)
 
     async def delete_session(self, session_id: str) -> bool:
+        return await _run_to_completion(self._delete_session(session_id))
+
+    async def _delete_session(self, session_id: str) -> bool:
         async with self._locks.hold(session_id):
             with translate_errors():
                 return await sessions.delete_session(self._collections, session_id)
@@ -79,6 +87,11 @@ class MongoStore:
             return await sessions.list_sessions(self._collections, user_id, after, limit)
 
     async def append_messages(
+        self, session_id: str, messages_: Sequence[NewMessage], now: datetime
+    ) -> list[Message]:
+        return await _run_to_completion(self._append_messages(session_id, messages_, now))
+
+    async def _append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
     ) -> list[Message]:
         async with self._locks.hold(session_id):
@@ -110,6 +123,21 @@ class MongoStore:
             )
 
     async def delete_messages(self, session_id: str, now: datetime) -> bool:
+        return await _run_to_completion(self._delete_messages(session_id, now))
+
+    async def _delete_messages(self, session_id: str, now: datetime) -> bool:
         async with self._locks.hold(session_id):
             with translate_errors():
                 return await messages.delete_messages(self._collections, session_id, now)
+
+
+async def _run_to_completion(write: Coroutine[Any, Any, T]) -> T:
+    """Runs a write of several steps to its end even when the caller is cancelled
+    (a client's deadline, a cancelled call). Stopped half-way, it would leave what
+    a crash leaves: part of a batch stored, counters behind. The SQLite adapter
+    gets the same from its worker thread, which finishes a transaction it began.
+    """
+    task = asyncio.ensure_future(write)
+    # Retrieved here, so that an error nobody awaits any more is not reported as lost.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
