@@ -86,8 +86,17 @@ test: $(BIN)/.installed $(BUF) $(GRPCURL) $(FERRETDB) check-generated lint ## In
 run: $(BIN)/.installed ## Start the server (MEMORIA_* variables are honoured)
 	$(BIN)/python -m server
 
+# A local MongoDB-wire server to try `make run` on MongoDB without installing MongoDB.
+FERRETDB_DATA := var/ferretdb
+.PHONY: run-ferretdb
+run-ferretdb: $(FERRETDB) ## Serve FerretDB (MongoDB wire protocol) on 127.0.0.1:27017, data in var/ferretdb
+	mkdir -p $(FERRETDB_DATA)
+	$(FERRETDB) --handler=sqlite --sqlite-url=file:$(abspath $(FERRETDB_DATA))/ \
+		--listen-addr=127.0.0.1:27017 --state-dir=$(FERRETDB_DATA) \
+		--debug-addr=- --telemetry=disable --log-level=warn
+
 .PHONY: bench
-bench: $(BIN)/.installed ## Print latency figures of a live server
+bench: $(BIN)/.installed $(FERRETDB) ## Print latency figures of a live server on SQLite and on MongoDB
 	$(BIN)/python -m bench.latency
 
 .PHONY: clean
