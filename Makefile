@@ -78,8 +78,9 @@ run: $(BIN)/.installed ## Start the server (MEMORIA_* variables are honoured)
 	$(BIN)/python -m server
 
 .PHONY: bench
-bench: $(BIN)/.installed ## Print latency figures of a live server
+bench: $(BIN)/.installed ## Print latency figures of a live server and the summarizer's speed
 	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.summarizer
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and local data

@@ -85,8 +85,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 def health(stubs: Stubs, service: str) -> int:
-    request = health_pb2.HealthCheckRequest(service=service)
-    return stubs.health.Check(request).status
+    status: int = stubs.health.Check(health_pb2.HealthCheckRequest(service=service)).status
+    return status
 
 
 def test_forty_messages_fold_into_a_summary(stubs: Stubs, session_id: str) -> None:
