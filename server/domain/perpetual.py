@@ -92,15 +92,6 @@ class SummaryWorker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def idle(self) -> None:
-        """Waits until no fold is running (for tests and benchmarks)."""
-        while self._tasks or (self._resume_task and not self._resume_task.done()):
-            await asyncio.gather(
-                *self._tasks.values(),
-                *([self._resume_task] if self._resume_task else []),
-                return_exceptions=True,
-            )
-
     async def _resume(self) -> None:
         after: str | None = None
         resumed = 0
