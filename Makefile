@@ -10,6 +10,7 @@ BUF_VERSION := 1.75.0
 BUF := $(CACHE)/node/node_modules/.bin/buf
 GRPCURL_VERSION := v1.9.4
 GRPCURL := $(CACHE)/bin/grpcurl
+FERRETDB := $(CACHE)/bin/ferretdb
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
 .PHONY: help
@@ -31,8 +32,16 @@ $(BUF):
 $(GRPCURL):
 	GOBIN=$(abspath $(CACHE)/bin) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
+# The MongoDB-compatible server the tests run the MongoDB adapter against
+# (unless MEMORIA_TEST_MONGODB_URI names a real one).
+$(FERRETDB): tests/support/build_ferretdb.sh
+	bash tests/support/build_ferretdb.sh $(CACHE)/bin
+
+.PHONY: ferretdb
+ferretdb: $(FERRETDB) ## Build FerretDB v1 under .cache/ for the MongoDB tests
+
 .PHONY: tools
-tools: $(BUF) $(GRPCURL) ## Install buf and grpcurl under .cache/
+tools: $(BUF) $(GRPCURL) $(FERRETDB) ## Install buf, grpcurl and FerretDB under .cache/
 
 # Python messages, gRPC stubs and .pyi type stubs for both, from protos/ into $(OUT).
 define protoc
@@ -70,7 +79,7 @@ format: $(BIN)/.installed ## Format the Python code
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(BIN)/.installed $(BUF) $(GRPCURL) check-generated lint ## Install everything, lint, and run the tests
+test: $(BIN)/.installed $(BUF) $(GRPCURL) $(FERRETDB) check-generated lint ## Install everything, lint, and run the tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: run
