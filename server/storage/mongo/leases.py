@@ -1,13 +1,14 @@
 """Summarization leases: which process may fold a session's summary, until when.
 
 A session's lease is a series of terms, one document each, and the unique
-index on (session_id, term) guards a take-over: of the processes that find the
-newest term free (expired or released) and insert the next one, exactly one
-succeeds. Updates cannot be the guard, as FerretDB's SQLite backend does not
-run them atomically (FerretDB issue #3040). The owner of the newest term renews
-it in place; a take-over that raced such a renewal, and a renewal that raced a
-take-over, notice it afterwards and give up, so at worst both give up and the
-next attempt decides. Terms older than the one before the newest are deleted.
+index on (session_id, term) is the only arbiter: taking a free lease (none,
+expired or released), taking over an expired one and renewing one's own all
+insert the next term, so of the processes doing any of these at once exactly
+one succeeds. A term is never updated in place except to release it: an update
+could not be the guard, as FerretDB's SQLite backend does not run updates
+atomically (FerretDB issue #3040). Terms older than the one before the newest
+are deleted; a process that read the lease long ago and inserts into such a
+deleted slot sees a newer term afterwards and takes its term back.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ async def acquire_summary_lease(
 ) -> bool:
     """See ``Store.acquire_summary_lease``."""
     leases = collections.summary_leases
-    now_us = to_micros(now)
     current = await newest(leases, session_id, "term")
-    if current is not None and current["owner"] == owner:
-        return await _renew(collections, current, to_micros(expires_at))
-    if current is not None and current["expires_us"] > now_us:
-        return False  # held by another owner
+    held_by_another = (
+        current is not None and current["owner"] != owner and current["expires_us"] > to_micros(now)
+    )
+    if held_by_another:
+        return False
     term = 1 if current is None else current["term"] + 1
     mine: Document = {
         "_id": ObjectId(),
@@ -47,36 +48,12 @@ async def acquire_summary_lease(
         await leases.insert_one(mine)
     except DuplicateKeyError:  # another process took this term first
         return False
-    if not await _took_over_cleanly(collections, current, mine, now_us):
+    latest = await newest(leases, session_id, "term")
+    if latest is None or latest["_id"] != mine["_id"]:  # a slot freed long ago
         await leases.delete_one({"_id": mine["_id"]})
         return False
     await leases.delete_many({"session_id": session_id, "term": {"$lt": term - 1}})
     return True
-
-
-async def _renew(collections: Collections, current: Document, expires_us: int) -> bool:
-    renewed = await collections.summary_leases.update_one(
-        {"_id": current["_id"], "owner": current["owner"]}, {"$set": {"expires_us": expires_us}}
-    )
-    if renewed.matched_count == 0:  # deleted with the session's messages
-        return False
-    # A take-over that saw the term expired may have inserted the next one meanwhile.
-    newer = await newest(collections.summary_leases, current["session_id"], "term")
-    return newer is not None and newer["_id"] == current["_id"]
-
-
-async def _took_over_cleanly(
-    collections: Collections, previous: Document | None, mine: Document, now_us: int
-) -> bool:
-    """Whether the term just inserted holds: its predecessor was not renewed
-    meanwhile, and no later term exists (an insert into the slot of a term
-    deleted long ago, by a process that read the lease long ago)."""
-    if previous is not None:
-        again = await collections.summary_leases.find_one({"_id": previous["_id"]})
-        if again is not None and again["expires_us"] > now_us:
-            return False
-    newer = await newest(collections.summary_leases, mine["session_id"], "term")
-    return newer is not None and newer["_id"] == mine["_id"]
 
 
 async def release_summary_lease(collections: Collections, session_id: str, owner: str) -> None:
