@@ -6,6 +6,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -251,13 +252,61 @@ def test_two_servers_on_one_store_keep_one_linear_summary_history(
             client.close()
         for server in servers:
             server.stop()
+    assert_linear_history(servers, "shared", final.summary.version)
+
+
+def test_two_servers_racing_on_one_session(store_url: str, tmp_path: Path) -> None:
+    """Both servers take appends to one session at the same time and both fold it."""
+    servers = [ServerProcess(store_url, tmp_path / name, FAST).start() for name in ("one", "two")]
+    clients = [Stubs.connect(server.address) for server in servers]
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            sent = pool.map(
+                lambda client: [
+                    client.memory.AddMemory(
+                        pb.AddMemoryRequest(session_id="raced", messages=turns(5))
+                    )
+                    for _ in range(10)
+                ],
+                clients,
+            )
+            assert sum(len(reply.messages) for replies in sent for reply in replies) == 100
+        # Racing appends may leave unused positions: compare with what is stored.
+        stored = [
+            m.sequence
+            for m in clients[0]
+            .memory.ListMessages(pb.ListMessagesRequest(session_id="raced", page_size=1000))
+            .messages
+        ]
+        assert len(stored) == 100
+        deadline = time.monotonic() + 30
+        while True:
+            memory = perpetual(clients[1], "raced")
+            covered = memory.summary.last_message_sequence
+            assert [m.sequence for m in memory.messages] == [n for n in stored if n > covered]
+            if memory.HasField("summary") and len(memory.messages) <= WINDOW:
+                break
+            assert time.monotonic() < deadline, f"not caught up: {memory.summary}"
+            time.sleep(0.05)
+        assert perpetual(clients[0], "raced").summary == memory.summary
+    finally:
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.stop()
+    assert_linear_history(servers, "raced", memory.summary.version)
+
+
+def assert_linear_history(servers: list[ServerProcess], session_id: str, version: int) -> None:
+    """The servers' logs show each summary version 1..version saved exactly once, and
+    the covered point moving only forward."""
     saved = [
         (int(found.group(2)), int(found.group(3)))
         for server in servers
         for line in server.log
-        if (found := SAVED.search(line)) and found.group(1) == "shared"
+        if (found := SAVED.search(line)) and found.group(1) == session_id
     ]
-    versions = sorted(version for version, _ in saved)
-    assert versions == list(range(1, final.summary.version + 1))  # each version saved once
+    versions = sorted(saved_version for saved_version, _ in saved)
+    assert versions == list(range(1, version + 1))
     throughs = [through for _, through in sorted(saved)]
-    assert throughs == sorted(set(throughs))  # the covered point only moved forward
+    assert throughs == sorted(set(throughs))
