@@ -136,3 +136,14 @@ async def test_sessions_to_summarize_lists_backlogs_in_pages(store: Store) -> No
         "b",
         "c",
     ]
+
+
+async def test_sessions_to_summarize_after_delete_counts_new_messages(store: Store) -> None:
+    """After DeleteMemory only the messages appended since count towards the backlog."""
+    stored = await store.append_messages("a", [new_message(str(n)) for n in range(20)], NOW)
+    assert await store.save_summary("a", summary_of(stored[15], version=1))
+    assert await store.delete_messages("a", later(1))
+    await store.append_messages("a", [new_message(str(n)) for n in range(3)], later(2))
+    assert await store.sessions_to_summarize(min_unsummarized=6, after=None, limit=10) == []
+    await store.append_messages("a", [new_message(str(n)) for n in range(5)], later(3))
+    assert await store.sessions_to_summarize(min_unsummarized=6, after=None, limit=10) == ["a"]
