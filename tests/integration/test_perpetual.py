@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -230,12 +231,26 @@ def test_summarization_resumes_after_kill_9(
         server.stop()
 
 
-def test_two_servers_on_one_store_keep_one_linear_summary_history(
+@contextmanager
+def two_servers(
     store_url: str, tmp_path: Path
-) -> None:
+) -> Iterator[tuple[list[ServerProcess], list[Stubs]]]:
+    """Two server processes on one store, each with a client; stopped on exit."""
     servers = [ServerProcess(store_url, tmp_path / name, FAST).start() for name in ("one", "two")]
     clients = [Stubs.connect(server.address) for server in servers]
     try:
+        yield servers, clients
+    finally:
+        for client in clients:
+            client.close()
+        for server in servers:
+            server.stop()
+
+
+def test_two_servers_on_one_store_keep_one_linear_summary_history(
+    store_url: str, tmp_path: Path
+) -> None:
+    with two_servers(store_url, tmp_path) as (servers, clients):
         total = 0
         for batch in range(12):
             client = clients[batch % 2]
@@ -247,19 +262,12 @@ def test_two_servers_on_one_store_keep_one_linear_summary_history(
         final = wait_caught_up(clients[0], "shared", total)
         assert final.summary.last_message_sequence == total - WINDOW // 2
         assert perpetual(clients[1], "shared").summary == final.summary
-    finally:
-        for client in clients:
-            client.close()
-        for server in servers:
-            server.stop()
     assert_linear_history(servers, "shared", final.summary.version)
 
 
 def test_two_servers_racing_on_one_session(store_url: str, tmp_path: Path) -> None:
     """Both servers take appends to one session at the same time and both fold it."""
-    servers = [ServerProcess(store_url, tmp_path / name, FAST).start() for name in ("one", "two")]
-    clients = [Stubs.connect(server.address) for server in servers]
-    try:
+    with two_servers(store_url, tmp_path) as (servers, clients):
         with ThreadPoolExecutor(len(clients)) as pool:
             sent = pool.map(
                 lambda client: [
@@ -272,12 +280,10 @@ def test_two_servers_racing_on_one_session(store_url: str, tmp_path: Path) -> No
             )
             assert sum(len(reply.messages) for replies in sent for reply in replies) == 100
         # Racing appends may leave unused positions: compare with what is stored.
-        stored = [
-            m.sequence
-            for m in clients[0]
-            .memory.ListMessages(pb.ListMessagesRequest(session_id="raced", page_size=1000))
-            .messages
-        ]
+        listed = clients[0].memory.ListMessages(
+            pb.ListMessagesRequest(session_id="raced", page_size=1000)
+        )
+        stored = [m.sequence for m in listed.messages]
         assert len(stored) == 100
         deadline = time.monotonic() + 30
         while True:
@@ -289,11 +295,6 @@ def test_two_servers_racing_on_one_session(store_url: str, tmp_path: Path) -> No
             assert time.monotonic() < deadline, f"not caught up: {memory.summary}"
             time.sleep(0.05)
         assert perpetual(clients[0], "raced").summary == memory.summary
-    finally:
-        for client in clients:
-            client.close()
-        for server in servers:
-            server.stop()
     assert_linear_history(servers, "raced", memory.summary.version)
 
 
