@@ -18,15 +18,18 @@ from memoria.v1 import (
     session_service_pb2_grpc,
 )
 
-from server.api.health import StoreHealth
+from server.api.health import SUMMARIZER_SERVICE, StoreHealth
 from server.api.interceptors import CallBoundary
 from server.api.memory_servicer import MemoryServicer
 from server.api.session_servicer import SessionServicer
 from server.config import ConfigurationError, Settings
 from server.domain.memory import MemoryManager
+from server.domain.perpetual import SummaryWorker, WorkerSettings
 from server.domain.sessions import SessionManager
+from server.domain.summaries import SummaryFolder
 from server.domain.validation import Limits
 from server.storage.open import open_store
+from server.summarizers.open import open_summarizer
 from server.tokens import TiktokenCounter, load_encoding
 
 __all__ = ["RunningServer", "running_server"]
@@ -60,7 +63,10 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
         max_metadata_bytes=settings.max_metadata_bytes,
         max_messages_per_request=settings.max_messages_per_request,
     )
-    async with open_store(settings.store_url) as store:
+    async with (
+        open_summarizer(settings, counter) as summarizer,
+        open_store(settings.store_url) as store,
+    ):
         server = grpc.aio.server(
             interceptors=[CallBoundary()],
             options=[
@@ -72,9 +78,26 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
         session_service_pb2_grpc.add_SessionServiceServicer_to_server(
             SessionServicer(SessionManager(store, limits)), server
         )
-        memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(
-            MemoryServicer(MemoryManager(store, counter, limits, settings.window)), server
+        worker = SummaryWorker(
+            store,
+            SummaryFolder(
+                store,
+                summarizer,
+                counter,
+                window=settings.window,
+                chunk_tokens=settings.summary_chunk_tokens,
+            ),
+            WorkerSettings(
+                lease_seconds=settings.summary_lease,
+                retry_initial=settings.summary_retry_initial,
+                retry_max=settings.summary_retry_max,
+                concurrency=settings.summary_concurrency,
+            ),
+            window=settings.window,
+            report_health=lambda serving: health.report(SUMMARIZER_SERVICE, serving),
         )
+        memory = MemoryManager(store, counter, limits, settings.window, listener=worker)
+        memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memory), server)
         health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
         reflection.enable_server_reflection(
             [
@@ -86,14 +109,17 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
         )
         port = server.add_insecure_port(settings.listen)
         await health.start()
+        await health.report(SUMMARIZER_SERVICE, True)
         await server.start()
+        worker.start()
         log.info(
-            "listening on %s:%d (store %s, window %d, encoding %s)",
+            "listening on %s:%d (store %s, window %d, encoding %s, summarizer %s)",
             host,
             port,
             settings.store_url,
             settings.window,
             counter.encoding_name,
+            summarizer.name,
         )
         try:
             yield RunningServer(server, port, health)
@@ -103,6 +129,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             )
             await health.enter_graceful_shutdown()
             await server.stop(settings.shutdown_grace)
+            await worker.close()  # unfinished folds resume at the next start
             log.info("stopped")
 
 

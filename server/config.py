@@ -8,9 +8,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+
+from server.summarizers.prompt import DEFAULT_PROMPT
 
 __all__ = ["ConfigurationError", "Settings", "load_settings"]
 
@@ -61,6 +64,38 @@ class Settings(BaseSettings):
     health_interval: float = Field(
         5.0, gt=0, description="seconds between two health probes of the store"
     )
+    summarizer: Literal["extractive", "openai"] = Field(
+        "extractive",
+        description="extractive (offline, default) or openai (an OpenAI-compatible LLM API)",
+    )
+    summary_token_budget: int = Field(
+        512, ge=16, description="most tokens a rolling summary may have"
+    )
+    summary_chunk_tokens: int = Field(
+        4000, ge=1, description="most message tokens folded into the summary in one step"
+    )
+    summary_lease: float = Field(
+        60.0,
+        gt=0,
+        description="seconds a server may fold a session before another may take over",
+    )
+    summary_retry_initial: float = Field(
+        1.0, gt=0, description="first delay before retrying a failed summarization"
+    )
+    summary_retry_max: float = Field(
+        60.0, gt=0, description="longest delay between two retries (the delay doubles)"
+    )
+    summary_concurrency: int = Field(4, ge=1, description="sessions summarized at once")
+    summary_prompt: str = Field(
+        DEFAULT_PROMPT,
+        description="LLM prompt; {previous_summary}, {messages} and {token_budget} are filled in",
+    )
+    llm_base_url: str = Field(
+        "", description="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1"
+    )
+    llm_model: str = Field("", description="model name sent to the LLM API")
+    llm_api_key: str = Field("", description="sent as Authorization: Bearer <key> when set")
+    llm_timeout: float = Field(30.0, gt=0, description="seconds one LLM call may take")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     access_log: bool = Field(True, description="log one line per RPC (method, code, duration)")
 

@@ -89,6 +89,7 @@ def summary_to_proto(summary: Summary) -> message_pb2.Summary:
         last_message_uuid=summary.last_message_uuid,
         last_message_sequence=summary.last_message_sequence,
         created_at=_timestamp(summary.created_at),
+        version=summary.version,
     )
 
 

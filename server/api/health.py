@@ -10,16 +10,20 @@ from grpc_health.v1 import health, health_pb2
 
 from server.storage.port import Store
 
-__all__ = ["StoreHealth"]
+__all__ = ["SUMMARIZER_SERVICE", "StoreHealth"]
 
 log = logging.getLogger("memoria.health")
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+# Health-only name (no such RPC service): NOT_SERVING while the summarizer fails.
+# Messages are still stored and served meanwhile, so the main services stay SERVING.
+SUMMARIZER_SERVICE = "memoria.v1.Summarizer"
 
 
 class StoreHealth:
-    """Reports SERVING for the server ("") and each service while the store answers."""
+    """Reports SERVING for the server ("") and each service while the store answers,
+    and the status that other components report under their own names."""
 
     def __init__(self, store: Store, services: Sequence[str], interval: float) -> None:
         # grpc-stubs does not know the asyncio servicer.
@@ -48,6 +52,10 @@ class StoreHealth:
             await self._set(SERVING if healthy else NOT_SERVING)
             self._healthy = healthy
         return healthy
+
+    async def report(self, name: str, serving: bool) -> None:
+        """Sets the status of a component that has its own health name."""
+        await self.servicer.set(name, SERVING if serving else NOT_SERVING)
 
     async def enter_graceful_shutdown(self) -> None:
         """NOT_SERVING from now on, so load balancers stop sending calls."""

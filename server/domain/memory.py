@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound
@@ -12,20 +13,35 @@ from server.domain.metadata import keep_reserved
 from server.domain.models import (
     JsonObject,
     Memory,
+    MemoryType,
     Message,
     NewMessage,
     Page,
     RoleType,
+    Summary,
 )
 from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
 from server.domain.tokens import TokenCounter
 from server.domain.validation import Limits, Violations, check_session_id
 from server.storage.port import Store
 
-__all__ = ["MAX_LASTN", "MemoryManager"]
+__all__ = ["MAX_LASTN", "AppendListener", "MemoryManager"]
 
 MAX_LASTN = 1000
 UPDATABLE_MESSAGE_FIELDS = {"metadata"}
+# Unsummarized messages are read this many at a time for perpetual memory.
+_UNSUMMARIZED_PAGE = 1000
+
+
+class AppendListener(Protocol):
+    def appended(self, session_id: str, last_sequence: int) -> None:
+        """Messages were appended to the session, the newest at ``last_sequence``.
+        Must return at once (it runs in the caller's request)."""
+
+
+class _NoListener:
+    def appended(self, session_id: str, last_sequence: int) -> None:
+        return None
 
 
 class MemoryManager:
@@ -36,12 +52,14 @@ class MemoryManager:
         limits: Limits,
         window: int,
         clock: Clock = utc_now,
+        listener: AppendListener | None = None,
     ) -> None:
         self._store = store
         self._tokens = tokens
         self._limits = limits
         self._window = window
         self._clock = clock
+        self._listener = listener or _NoListener()
 
     async def add(self, session_id: str, inputs: Sequence[MessageInput]) -> list[Message]:
         """Appends messages (creating the session if needed); see ``Store.append_messages``."""
@@ -89,24 +107,50 @@ class MemoryManager:
                 accepted, token_counts, strict=True
             )
         ]
-        return await self._store.append_messages(session_id, new_messages, now)
+        stored = await self._store.append_messages(session_id, new_messages, now)
+        self._listener.appended(session_id, max(m.sequence for m in stored))
+        return stored
 
     async def get(self, session_id: str, memory_type: str, lastn: int) -> Memory:
         """The last ``lastn`` messages (0: the configured window), oldest first.
 
-        PERPETUAL memory adds the rolling summary once one exists; until then it
-        is the same as the message window.
+        PERPETUAL memory is the latest summary and every message after the last one
+        it covers, so that no message is left out; until a summary exists it is the
+        same as the message window. It never waits for a fold in progress.
         """
         check = Violations()
         check.identifier("session_id", session_id)
-        check.memory_type("memory_type", memory_type)
+        kind = check.memory_type("memory_type", memory_type)
         if lastn < 0 or lastn > MAX_LASTN:
             check.add("lastn", f"must be between 0 and {MAX_LASTN}, got {lastn}")
         check.raise_if_any()
+        if kind is MemoryType.PERPETUAL:
+            summary = await self._store.get_summary(session_id)
+            if summary is not None:
+                return await self._perpetual(session_id, summary)
         messages = await self._store.recent_messages(session_id, lastn or self._window)
         if messages is None:
             raise NotFound("session", session_id)
         return Memory(messages, summary=None, token_count=sum(m.token_count for m in messages))
+
+    async def _perpetual(self, session_id: str, summary: Summary) -> Memory:
+        """The summary and all the messages after it. Once folding has caught up these
+        are at most a window; while it lags (a failing summarizer) they are all
+        returned anyway, read in pages: never truncated, so never a gap."""
+        messages: list[Message] = []
+        after = summary.last_message_sequence
+        while True:
+            page = await self._store.list_messages(
+                session_id, after_sequence=after, limit=_UNSUMMARIZED_PAGE
+            )
+            if page is None:
+                raise NotFound("session", session_id)
+            messages += page
+            if len(page) < _UNSUMMARIZED_PAGE:
+                break
+            after = page[-1].sequence
+        token_count = summary.token_count + sum(m.token_count for m in messages)
+        return Memory(messages, summary=summary, token_count=token_count)
 
     async def delete(self, session_id: str) -> None:
         check_session_id(session_id)

@@ -109,12 +109,17 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """The rolling summary of a session: it covers every message up to
+    ``last_message_sequence``. ``version`` is 1 for a session's first summary and
+    grows by one with each fold."""
+
     uuid: str
     content: str
     token_count: int
     last_message_uuid: str
     last_message_sequence: int
     created_at: datetime
+    version: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch
+from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch, Summary
 
 __all__ = ["SessionCursor", "Store"]
 
@@ -52,7 +52,8 @@ class Store(Protocol):
         """Applies the patch and sets ``updated_at``; None when the session does not exist."""
 
     async def delete_session(self, session_id: str) -> bool:
-        """Deletes the session and all its messages. False when it did not exist.
+        """Deletes the session with all its messages, its summary and its summarization
+        lease. False when it did not exist.
 
         Afterwards the id is free: a new session with it starts at sequence 1.
         """
@@ -103,6 +104,56 @@ class Store(Protocol):
         """Replaces the metadata of one message; None when it does not exist."""
 
     async def delete_messages(self, session_id: str, now: datetime) -> bool:
-        """Deletes every message of the session and zeroes its counters, keeping the
-        session. Sequences keep increasing afterwards. False when the session does
-        not exist."""
+        """Deletes every message and the summary of the session and zeroes its
+        counters, keeping the session. Sequences keep increasing afterwards. False
+        when the session does not exist."""
+
+    # Summaries. Several server processes may fold the same session at once: the
+    # lease keeps them from doing the same work twice, and the compare-and-set of
+    # ``save_summary`` keeps them from ever storing two conflicting summaries.
+
+    async def get_summary(self, session_id: str) -> Summary | None:
+        """The session's latest summary; None when it has none or does not exist."""
+
+    async def save_summary(self, session_id: str, summary: Summary) -> bool:
+        """Stores ``summary`` as the session's latest summary, replacing the stored one,
+        if and only if all of these hold at the moment of the write:
+
+        - ``summary.version`` is one more than the stored summary's version, or 1
+          when the session has no summary (compare-and-set on the version);
+        - ``summary.last_message_sequence`` is greater than the stored summary's
+          (the covered point only moves forward);
+        - the session exists and still stores the message
+          ``summary.last_message_uuid`` at ``summary.last_message_sequence`` (a
+          summary of deleted messages is never stored).
+
+        Otherwise stores nothing and returns False: another writer won, or the
+        messages are gone; the caller discards its work. True when stored.
+        """
+
+    async def acquire_summary_lease(
+        self, session_id: str, owner: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Takes or renews the right to fold the session's summary, for ``owner``,
+        until ``expires_at``.
+
+        True when ``owner`` holds the lease afterwards: there was none, it had
+        expired (its expiry is at or before ``now``), or ``owner`` held it already
+        (renewal). False while another owner holds an unexpired lease. The session
+        need not exist.
+        """
+
+    async def release_summary_lease(self, session_id: str, owner: str) -> None:
+        """Ends ``owner``'s lease on the session; another owner's lease is left as is."""
+
+    async def sessions_to_summarize(
+        self, *, min_unsummarized: int, after: str | None, limit: int
+    ) -> list[str]:
+        """Ids of sessions that may have more than ``min_unsummarized`` messages after
+        the last one their summary covers (all their messages when they have no
+        summary), in ascending id order, starting after ``after``, at most ``limit``.
+
+        Never leaves out such a session; may list a session that turns out not to
+        need a fold (the caller checks). For the start-up scan that resumes work an
+        earlier process left unfinished.
+        """

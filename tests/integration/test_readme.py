@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 from tests.support.server_process import ServerProcess
@@ -14,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 GRPCURL_DIR = ROOT / ".cache" / "bin"
 
 
-def walkthrough_blocks() -> list[str]:
+def walkthrough_blocks(name: str = "walkthrough") -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("<!-- walkthrough:start -->")[1].split("<!-- walkthrough:end -->")[0]
+    section = readme.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
     return re.findall(r"```sh\n(.*?)```", section, flags=re.S)
 
 
@@ -57,3 +58,21 @@ def test_grpcurl_walkthrough(server: ServerProcess) -> None:
     printed = run_block(error, server.address)
     assert "Code: InvalidArgument" in printed
     assert '"field": "session_id"' in printed
+
+
+def test_grpcurl_perpetual_example(server: ServerProcess) -> None:
+    [block] = walkthrough_blocks("perpetual")
+    deadline = time.monotonic() + 20
+    memory = json.loads(run_block(block, server.address))
+    while "summary" not in memory:  # the fold runs in the background
+        assert time.monotonic() < deadline, memory
+        time.sleep(0.1)
+        memory = json.loads(run_block(block.split("sleep 1\n", 1)[1], server.address))
+    summary = memory["summary"]
+    assert (summary["last_message_sequence"], summary["version"]) == ("14", "1")
+    assert summary["content"].startswith("Jane: Which Octavia Butler book")
+    assert "HistoryBot: " in summary["content"]
+    assert [m["sequence"] for m in memory["messages"]] == [str(n) for n in range(15, 21)]
+    assert int(memory["token_count"]) == summary["token_count"] + sum(
+        m["token_count"] for m in memory["messages"]
+    )

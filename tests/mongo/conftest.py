@@ -37,3 +37,12 @@ async def store(mongo_url: str, raw: AsyncDatabase[Document]) -> AsyncIterator[M
     await opened.setup()
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def stores(mongo_url: str, store: MongoStore) -> AsyncIterator[list[MongoStore]]:
+    """Four stores on one database, as four server processes would be."""
+    others = [MongoStore.from_url(mongo_url) for _ in range(3)]
+    yield [store, *others]
+    for other in others:
+        await other.close()

@@ -8,7 +8,6 @@ several server processes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -21,15 +20,6 @@ from tests.support.records import NOW, new_message
 
 async def stored_messages(store: MongoStore, session_id: str) -> list[Message]:
     return await store.list_messages(session_id, after_sequence=0, limit=10_000) or []
-
-
-@pytest.fixture
-async def stores(mongo_url: str, store: MongoStore) -> AsyncIterator[list[MongoStore]]:
-    """Four stores on one database, as four server processes would be."""
-    others = [MongoStore.from_url(mongo_url) for _ in range(3)]
-    yield [store, *others]
-    for other in others:
-        await other.close()
 
 
 async def test_counter_behind_the_messages_is_skipped_past(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from server.domain.models import JsonObject, NewMessage, RoleType, Session
+from server.domain.models import JsonObject, Message, NewMessage, RoleType, Session, Summary
 
-__all__ = ["NOW", "later", "new_message", "new_session"]
+__all__ = ["NOW", "later", "new_message", "new_session", "summary_of"]
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -44,3 +44,16 @@ def new_session(
 
 def later(seconds: float) -> datetime:
     return NOW + timedelta(seconds=seconds)
+
+
+def summary_of(last: Message, version: int, content: str = "summary") -> Summary:
+    """A summary covering every message up to ``last``."""
+    return Summary(
+        uuid=str(uuid.uuid4()),
+        content=content,
+        token_count=len(content.split()),
+        last_message_uuid=last.uuid,
+        last_message_sequence=last.sequence,
+        created_at=NOW,
+        version=version,
+    )

@@ -33,8 +33,12 @@ class _MemoryTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MemoryType
     MEMORY_TYPE_MESSAGE_WINDOW: _MemoryType.ValueType  # 1
     """The last lastn messages, oldest first."""
     MEMORY_TYPE_PERPETUAL: _MemoryType.ValueType  # 2
-    """The latest rolling summary plus the messages after it. Until a summary
-    exists, the same as MEMORY_TYPE_MESSAGE_WINDOW.
+    """The latest rolling summary plus every message after the last one it
+    covers, oldest first: no message is left out. The server folds the oldest
+    messages into the summary in the background once more than a window of
+    them are unsummarized, so usually between half a window and a window of
+    messages follow the summary; while summarization lags, more. Until a
+    summary exists, the same as MEMORY_TYPE_MESSAGE_WINDOW.
     """
 
 class MemoryType(_MemoryType, metaclass=_MemoryTypeEnumTypeWrapper):
@@ -45,8 +49,12 @@ MEMORY_TYPE_UNSPECIFIED: MemoryType.ValueType  # 0
 MEMORY_TYPE_MESSAGE_WINDOW: MemoryType.ValueType  # 1
 """The last lastn messages, oldest first."""
 MEMORY_TYPE_PERPETUAL: MemoryType.ValueType  # 2
-"""The latest rolling summary plus the messages after it. Until a summary
-exists, the same as MEMORY_TYPE_MESSAGE_WINDOW.
+"""The latest rolling summary plus every message after the last one it
+covers, oldest first: no message is left out. The server folds the oldest
+messages into the summary in the background once more than a window of
+them are unsummarized, so usually between half a window and a window of
+messages follow the summary; while summarization lags, more. Until a
+summary exists, the same as MEMORY_TYPE_MESSAGE_WINDOW.
 """
 Global___MemoryType: _TypeAlias = MemoryType  # noqa: Y015
 
@@ -121,7 +129,8 @@ class GetMemoryRequest(_message.Message):
     """Shape of the memory; unspecified means MEMORY_TYPE_MESSAGE_WINDOW."""
     lastn: _builtins.int
     """Number of most recent messages to return, 0 to 1000; 0 means the server's
-    configured window (12 by default).
+    configured window (12 by default). For MEMORY_TYPE_PERPETUAL, used only
+    until the session's first summary exists.
     """
     def __init__(
         self,

@@ -26,17 +26,17 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18memoria/v1/message.proto\x12\nmemoria.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x07Message\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\'\n\trole_type\x18\x03 \x01(\x0e\x32\x14.memoria.v1.RoleType\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0btoken_count\x18\x06 \x01(\x05\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x08 \x01(\x03\"\xa7\x01\n\x07Summary\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x13\n\x0btoken_count\x18\x03 \x01(\x05\x12\x19\n\x11last_message_uuid\x18\x04 \x01(\t\x12\x1d\n\x15last_message_sequence\x18\x05 \x01(\x03\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x94\x01\n\x08RoleType\x12\x19\n\x15ROLE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0eROLE_TYPE_USER\x10\x01\x12\x17\n\x13ROLE_TYPE_ASSISTANT\x10\x02\x12\x14\n\x10ROLE_TYPE_SYSTEM\x10\x03\x12\x12\n\x0eROLE_TYPE_TOOL\x10\x04\x12\x16\n\x12ROLE_TYPE_FUNCTION\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18memoria/v1/message.proto\x12\nmemoria.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x07Message\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\'\n\trole_type\x18\x03 \x01(\x0e\x32\x14.memoria.v1.RoleType\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0btoken_count\x18\x06 \x01(\x05\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x08 \x01(\x03\"\xb8\x01\n\x07Summary\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x13\n\x0btoken_count\x18\x03 \x01(\x05\x12\x19\n\x11last_message_uuid\x18\x04 \x01(\t\x12\x1d\n\x15last_message_sequence\x18\x05 \x01(\x03\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x07 \x01(\x03*\x94\x01\n\x08RoleType\x12\x19\n\x15ROLE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0eROLE_TYPE_USER\x10\x01\x12\x17\n\x13ROLE_TYPE_ASSISTANT\x10\x02\x12\x14\n\x10ROLE_TYPE_SYSTEM\x10\x03\x12\x12\n\x0eROLE_TYPE_TOOL\x10\x04\x12\x16\n\x12ROLE_TYPE_FUNCTION\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'memoria.v1.message_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLETYPE']._serialized_start=502
-  _globals['_ROLETYPE']._serialized_end=650
+  _globals['_ROLETYPE']._serialized_start=519
+  _globals['_ROLETYPE']._serialized_end=667
   _globals['_MESSAGE']._serialized_start=104
   _globals['_MESSAGE']._serialized_end=329
   _globals['_SUMMARY']._serialized_start=332
-  _globals['_SUMMARY']._serialized_end=499
+  _globals['_SUMMARY']._serialized_end=516
 # @@protoc_insertion_point(module_scope)

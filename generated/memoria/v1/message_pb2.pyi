@@ -136,6 +136,7 @@ class Summary(_message.Message):
     LAST_MESSAGE_UUID_FIELD_NUMBER: _builtins.int
     LAST_MESSAGE_SEQUENCE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     uuid: _builtins.str
     """Identifier of the summary."""
     content: _builtins.str
@@ -147,6 +148,11 @@ class Summary(_message.Message):
     last_message_sequence: _builtins.int
     """Sequence number of the newest message that the summary covers: every
     message with a sequence up to this one is folded into the summary.
+    """
+    version: _builtins.int
+    """Version of the session's summary: 1 for the first, one more at each fold.
+    It only grows while the session's messages exist, and so does
+    last_message_sequence.
     """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
@@ -161,10 +167,11 @@ class Summary(_message.Message):
         last_message_uuid: _builtins.str = ...,
         last_message_sequence: _builtins.int = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "created_at", b"created_at", "last_message_sequence", b"last_message_sequence", "last_message_uuid", b"last_message_uuid", "token_count", b"token_count", "uuid", b"uuid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "created_at", b"created_at", "last_message_sequence", b"last_message_sequence", "last_message_uuid", b"last_message_uuid", "token_count", b"token_count", "uuid", b"uuid", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,12 +1,19 @@
 """Conversions between MongoDB documents and domain records.
 
-Layout of the two collections (times are int64 microseconds since the epoch,
+Layout of the collections (times are int64 microseconds since the epoch,
 UTC: BSON dates keep only milliseconds, and records must read back exactly)::
 
-    sessions  {_id: session_id, user_id, metadata, created_us, updated_us,
-               message_count, token_count, last_sequence}
-    messages  {_id: ObjectId, session_id, sequence, uuid, role, role_type,
-               content, metadata, token_count, created_us}
+    sessions        {_id: session_id, user_id, metadata, created_us, updated_us,
+                     message_count, token_count, last_sequence, summarized_through}
+    messages        {_id: ObjectId, session_id, sequence, uuid, role, role_type,
+                     content, metadata, token_count, created_us}
+    summaries       {_id: ObjectId, session_id, version, uuid, content, token_count,
+                     last_message_uuid, last_message_sequence, created_us}
+    summary_leases  {_id: ObjectId, session_id, term, owner, expires_us}
+
+``summarized_through`` is a hint for the resume scan (see ``summaries``); a
+session's summaries are one document per version, of which only the latest
+keeps its ``content``.
 
 Metadata is stored as a sub-document rather than as JSON text, so that it stays
 readable in the shell and can be filtered on by queries (metadata filters of
@@ -24,7 +31,7 @@ from typing import Any
 from bson import ObjectId
 
 from server.domain.clock import from_micros, to_micros
-from server.domain.models import JsonObject, Message, RoleType, Session
+from server.domain.models import JsonObject, Message, RoleType, Session, Summary
 
 __all__ = [
     "Document",
@@ -36,6 +43,8 @@ __all__ = [
     "new_session_fields",
     "session_document",
     "session_from_document",
+    "summary_document",
+    "summary_from_document",
     "unescape_key",
 ]
 
@@ -142,4 +151,30 @@ def message_from_document(document: Document) -> Message:
         metadata=metadata_from_document(document["metadata"]),
         token_count=document["token_count"],
         created_at=from_micros(document["created_us"]),
+    )
+
+
+def summary_document(session_id: str, summary: Summary) -> Document:
+    return {
+        "_id": ObjectId(),
+        "session_id": session_id,
+        "version": summary.version,
+        "uuid": summary.uuid,
+        "content": summary.content,
+        "token_count": summary.token_count,
+        "last_message_uuid": summary.last_message_uuid,
+        "last_message_sequence": summary.last_message_sequence,
+        "created_us": to_micros(summary.created_at),
+    }
+
+
+def summary_from_document(document: Document) -> Summary:
+    return Summary(
+        uuid=document["uuid"],
+        content=document["content"],
+        token_count=document["token_count"],
+        last_message_uuid=document["last_message_uuid"],
+        last_message_sequence=document["last_message_sequence"],
+        created_at=from_micros(document["created_us"]),
+        version=document["version"],
     )

@@ -35,6 +35,7 @@ from server.storage.mongo.documents import (
 )
 from server.storage.mongo.errors import DUPLICATE_KEY
 from server.storage.mongo.schema import Collections
+from server.storage.mongo.summaries import delete_summary_state
 
 __all__ = [
     "MAX_APPEND_ATTEMPTS",
@@ -261,8 +262,16 @@ async def replace_message_metadata(
 
 async def delete_messages(collections: Collections, session_id: str, now: datetime) -> bool:
     await collections.messages.delete_many({"session_id": session_id})
+    await delete_summary_state(collections, session_id)
     updated = await collections.sessions.update_one(
         {"_id": session_id},
-        {"$set": {"message_count": 0, "token_count": 0, "updated_us": to_micros(now)}},
+        {
+            "$set": {
+                "message_count": 0,
+                "token_count": 0,
+                "summarized_through": 0,
+                "updated_us": to_micros(now),
+            }
+        },
     )
     return updated.matched_count > 0

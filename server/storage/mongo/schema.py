@@ -10,17 +10,24 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from server.storage.mongo.documents import Document
 
-__all__ = ["Collections", "create_indexes"]
+__all__ = ["Collections", "create_indexes", "newest"]
 
 
 @dataclass(frozen=True)
 class Collections:
     sessions: AsyncCollection[Document]
     messages: AsyncCollection[Document]
+    summaries: AsyncCollection[Document]
+    summary_leases: AsyncCollection[Document]
 
     @classmethod
     def of(cls, database: AsyncDatabase[Document]) -> Collections:
-        return cls(sessions=database["sessions"], messages=database["messages"])
+        return cls(
+            sessions=database["sessions"],
+            messages=database["messages"],
+            summaries=database["summaries"],
+            summary_leases=database["summary_leases"],
+        )
 
 
 # The session id is the sessions' _id, so its uniqueness needs no index of its own.
@@ -40,6 +47,15 @@ MESSAGE_INDEXES = [
     # One message per uuid in a session: what makes appends idempotent.
     IndexModel([("session_id", ASCENDING), ("uuid", ASCENDING)], name="uuid", unique=True),
 ]
+# One summary per version of a session: the guard of the compare-and-set (see
+# summaries.save_summary); it also finds a session's latest summary.
+SUMMARY_INDEXES = [
+    IndexModel([("session_id", ASCENDING), ("version", ASCENDING)], name="version", unique=True),
+]
+# One lease per term of a session: the guard of a take-over (see leases).
+LEASE_INDEXES = [
+    IndexModel([("session_id", ASCENDING), ("term", ASCENDING)], name="term", unique=True),
+]
 
 
 async def create_indexes(collections: Collections) -> None:
@@ -52,6 +68,16 @@ async def create_indexes(collections: Collections) -> None:
     for collection, indexes in [
         (collections.sessions, SESSION_INDEXES),
         (collections.messages, MESSAGE_INDEXES),
+        (collections.summaries, SUMMARY_INDEXES),
+        (collections.summary_leases, LEASE_INDEXES),
     ]:
         for index in indexes:
             await collection.create_indexes([index])
+
+
+async def newest(
+    collection: AsyncCollection[Document], session_id: str, key: str
+) -> Document | None:
+    """The session's document with the highest ``key`` (``version`` of summaries,
+    ``term`` of leases), found through the unique (session_id, key) index."""
+    return await collection.find_one({"session_id": session_id}, sort=[(key, DESCENDING)])

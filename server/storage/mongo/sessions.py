@@ -17,6 +17,7 @@ from server.storage.mongo.documents import (
     session_from_document,
 )
 from server.storage.mongo.schema import Collections
+from server.storage.mongo.summaries import delete_summary_state
 from server.storage.port import SessionCursor
 
 __all__ = [
@@ -62,10 +63,12 @@ async def delete_session(collections: Collections, session_id: str) -> bool:
     deletes, never messages without a session, which a new session of the same
     id would collide with. The second sweep removes messages that an append of
     another process inserted meanwhile (without transactions it can only narrow
-    that window)."""
+    that window). The summaries and leases go after the messages, so that the
+    new session of the same id starts without them."""
     await collections.messages.delete_many({"session_id": session_id})
     deleted = await collections.sessions.delete_one({"_id": session_id})
     await collections.messages.delete_many({"session_id": session_id})
+    await delete_summary_state(collections, session_id)
     return deleted.deleted_count > 0
 
 

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch
-from server.storage.mongo import messages, sessions
+from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch, Summary
+from server.storage.mongo import leases, messages, sessions, summaries
 from server.storage.mongo.client import connect
 from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 
 class MongoStore:
-    """Sessions and messages in two collections of one database.
+    """Sessions, messages, summaries and summarization leases in four collections
+    of one database.
 
     Every write to a session holds that session's lock (``SessionLocks``) for
     the writes of this process; see ``messages`` for how appends stay ordered
@@ -129,6 +130,45 @@ class MongoStore:
         async with self._locks.hold(session_id):
             with translate_errors():
                 return await messages.delete_messages(self._collections, session_id, now)
+
+    async def get_summary(self, session_id: str) -> Summary | None:
+        with translate_errors():
+            return await summaries.get_summary(self._collections, session_id)
+
+    async def save_summary(self, session_id: str, summary: Summary) -> bool:
+        return await _run_to_completion(self._save_summary(session_id, summary))
+
+    async def _save_summary(self, session_id: str, summary: Summary) -> bool:
+        async with self._locks.hold(session_id):
+            with translate_errors():
+                return await summaries.save_summary(self._collections, session_id, summary)
+
+    async def acquire_summary_lease(
+        self, session_id: str, owner: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        return await _run_to_completion(
+            self._acquire_summary_lease(session_id, owner, now, expires_at)
+        )
+
+    async def _acquire_summary_lease(
+        self, session_id: str, owner: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        with translate_errors():
+            return await leases.acquire_summary_lease(
+                self._collections, session_id, owner, now, expires_at
+            )
+
+    async def release_summary_lease(self, session_id: str, owner: str) -> None:
+        with translate_errors():
+            await leases.release_summary_lease(self._collections, session_id, owner)
+
+    async def sessions_to_summarize(
+        self, *, min_unsummarized: int, after: str | None, limit: int
+    ) -> list[str]:
+        with translate_errors():
+            return await summaries.sessions_to_summarize(
+                self._collections, min_unsummarized, after, limit
+            )
 
 
 async def _run_to_completion(write: Coroutine[Any, Any, T]) -> T:

@@ -11,6 +11,7 @@ from server.domain.clock import to_micros
 from server.domain.models import JsonObject, Message, NewMessage
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import MESSAGE_COLUMNS, dump_json, message_from_row, message_to_row
+from server.storage.sqlite.summaries import delete_summary_state
 
 __all__ = [
     "append_messages",
@@ -149,6 +150,7 @@ def replace_message_metadata(
 def delete_messages(connection: sqlite3.Connection, session_id: str, now: datetime) -> bool:
     with transaction(connection, write=True):
         connection.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+        delete_summary_state(connection, session_id)
         updated = connection.execute(
             "UPDATE sessions SET message_count = 0, token_count = 0, updated_at = ?"
             " WHERE session_id = ?",

@@ -36,6 +36,25 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE UNIQUE INDEX messages_uuid ON messages (session_id, uuid);
     """,
+    # 2: rolling summaries (one row per session, replaced by compare-and-set on
+    # version) and the leases that let one process at a time fold a session
+    """
+    CREATE TABLE summaries (
+        session_id            TEXT PRIMARY KEY,
+        version               INTEGER NOT NULL,
+        uuid                  TEXT NOT NULL,
+        content               TEXT NOT NULL,
+        token_count           INTEGER NOT NULL,
+        last_message_uuid     TEXT NOT NULL,
+        last_message_sequence INTEGER NOT NULL,
+        created_at            INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE summary_leases (
+        session_id TEXT PRIMARY KEY,
+        owner      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

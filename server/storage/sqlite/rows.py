@@ -6,15 +6,18 @@ import json
 from typing import Any
 
 from server.domain.clock import from_micros, to_micros
-from server.domain.models import JsonObject, Message, RoleType, Session
+from server.domain.models import JsonObject, Message, RoleType, Session, Summary
 
 __all__ = [
     "MESSAGE_COLUMNS",
     "SESSION_COLUMNS",
+    "SUMMARY_COLUMNS",
     "dump_json",
     "message_from_row",
     "message_to_row",
     "session_from_row",
+    "summary_from_row",
+    "summary_to_row",
 ]
 
 SESSION_COLUMNS = (
@@ -22,6 +25,11 @@ SESSION_COLUMNS = (
 )
 MESSAGE_COLUMNS = (
     "session_id, sequence, uuid, role, role_type, content, metadata, token_count, created_at"
+)
+
+SUMMARY_COLUMNS = (
+    "session_id, version, uuid, content, token_count, last_message_uuid,"
+    " last_message_sequence, created_at"
 )
 
 
@@ -67,4 +75,30 @@ def message_to_row(session_id: str, message: Message) -> tuple[Any, ...]:
         dump_json(message.metadata),
         message.token_count,
         to_micros(message.created_at),
+    )
+
+
+def summary_from_row(row: tuple[Any, ...]) -> Summary:
+    _, version, uuid, content, token_count, last_uuid, last_sequence, created_at = row
+    return Summary(
+        uuid=uuid,
+        content=content,
+        token_count=token_count,
+        last_message_uuid=last_uuid,
+        last_message_sequence=last_sequence,
+        created_at=from_micros(created_at),
+        version=version,
+    )
+
+
+def summary_to_row(session_id: str, summary: Summary) -> tuple[Any, ...]:
+    return (
+        session_id,
+        summary.version,
+        summary.uuid,
+        summary.content,
+        summary.token_count,
+        summary.last_message_uuid,
+        summary.last_message_sequence,
+        to_micros(summary.created_at),
     )

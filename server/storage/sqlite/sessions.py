@@ -11,6 +11,7 @@ from server.domain.models import KEEP, Session, SessionPatch
 from server.storage.port import SessionCursor
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import SESSION_COLUMNS, dump_json, session_from_row
+from server.storage.sqlite.summaries import delete_summary_state
 
 __all__ = [
     "create_session",
@@ -68,6 +69,7 @@ def update_session(
 def delete_session(connection: sqlite3.Connection, session_id: str) -> bool:
     with transaction(connection, write=True):
         connection.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+        delete_summary_state(connection, session_id)
         deleted = connection.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
         return deleted.rowcount > 0
 

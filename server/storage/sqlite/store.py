@@ -8,9 +8,9 @@ from functools import partial
 from pathlib import Path
 
 from server.config import ConfigurationError
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch
+from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch, Summary
 from server.storage.port import SessionCursor
-from server.storage.sqlite import messages, sessions
+from server.storage.sqlite import messages, sessions, summaries
 from server.storage.sqlite.connection import SqliteWorker
 from server.storage.sqlite.migrations import migrate
 
@@ -119,4 +119,42 @@ class SqliteStore:
     async def delete_messages(self, session_id: str, now: datetime) -> bool:
         return await self._writer.run(
             partial(messages.delete_messages, session_id=session_id, now=now)
+        )
+
+    async def get_summary(self, session_id: str) -> Summary | None:
+        return await self._reader.run(partial(summaries.get_summary, session_id=session_id))
+
+    async def save_summary(self, session_id: str, summary: Summary) -> bool:
+        return await self._writer.run(
+            partial(summaries.save_summary, session_id=session_id, summary=summary)
+        )
+
+    async def acquire_summary_lease(
+        self, session_id: str, owner: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        return await self._writer.run(
+            partial(
+                summaries.acquire_summary_lease,
+                session_id=session_id,
+                owner=owner,
+                now=now,
+                expires_at=expires_at,
+            )
+        )
+
+    async def release_summary_lease(self, session_id: str, owner: str) -> None:
+        await self._writer.run(
+            partial(summaries.release_summary_lease, session_id=session_id, owner=owner)
+        )
+
+    async def sessions_to_summarize(
+        self, *, min_unsummarized: int, after: str | None, limit: int
+    ) -> list[str]:
+        return await self._reader.run(
+            partial(
+                summaries.sessions_to_summarize,
+                min_unsummarized=min_unsummarized,
+                after=after,
+                limit=limit,
+            )
         )

@@ -1,0 +1,219 @@
+"""Perpetual memory in the background: folds sessions whose unsummarized
+messages outgrow the window, without ever making a caller wait.
+
+One task per session at most (in this process); across processes a lease in the
+store lets one fold a session at a time, and the summary's compare-and-set keeps
+the result linear even when a lease expires under a slow summarizer. A failing
+summarizer is retried with capped exponential backoff; messages are never
+touched, so nothing is lost or blocked while it fails. Work left unfinished by
+a process that died is found again at start-up (``resume``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from server.domain.clock import Clock, utc_now
+from server.domain.summaries import SummarizerError, SummaryFolder
+from server.storage.port import Store
+
+__all__ = ["HealthReport", "SummaryWorker", "WorkerSettings"]
+
+log = logging.getLogger("memoria.summary")
+
+# Called with True when summarization works (again), False when the summarizer fails.
+HealthReport = Callable[[bool], Awaitable[None]]
+
+
+async def _ignore_health(_: bool) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    lease_seconds: float = 60.0
+    retry_initial: float = 1.0
+    retry_max: float = 60.0
+    concurrency: int = 4
+    resume_page: int = 100
+
+
+class SummaryWorker:
+    def __init__(
+        self,
+        store: Store,
+        folder: SummaryFolder,
+        settings: WorkerSettings,
+        *,
+        window: int,
+        report_health: HealthReport = _ignore_health,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._folder = folder
+        self._settings = settings
+        self._window = window
+        self._report_health = report_health
+        self._clock = clock
+        self.owner = f"memoria-{uuid.uuid4().hex[:12]}"
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
+        self._failing: set[str] = set()
+        self._healthy = True
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._resume_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def appended(self, session_id: str, last_sequence: int) -> None:
+        """Messages were appended up to ``last_sequence``: fold in the background if needed."""
+        if self._closed or last_sequence <= self._window:
+            return  # a session with at most a window of messages never needs a fold
+        if session_id in self._tasks:
+            self._dirty.add(session_id)  # the running task looks again before it ends
+            return
+        self._tasks[session_id] = asyncio.create_task(
+            self._fold_session(session_id), name=f"summary-{session_id}"
+        )
+
+    def start(self) -> None:
+        """Resumes the folds a previous process left unfinished, in the background."""
+        self._resume_task = asyncio.create_task(self._resume(), name="summary-resume")
+
+    async def close(self) -> None:
+        """Stops every fold; unfinished ones resume at the next start."""
+        self._closed = True
+        tasks = [*self._tasks.values(), *([self._resume_task] if self._resume_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _resume(self) -> None:
+        after: str | None = None
+        resumed = 0
+        while True:
+            # Keep the number of pending tasks bounded while paging.
+            while len(self._tasks) >= self._settings.resume_page:
+                await asyncio.wait(self._tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+            try:
+                page = await self._store.sessions_to_summarize(
+                    min_unsummarized=self._window, after=after, limit=self._settings.resume_page
+                )
+            except Exception as exc:
+                log.warning("cannot list sessions to summarize, retrying: %s", exc)
+                await asyncio.sleep(self._settings.retry_max)
+                continue
+            for session_id in page:
+                self.appended(session_id, last_sequence=self._window + 1)
+            resumed += len(page)
+            if len(page) < self._settings.resume_page:
+                break
+            after = page[-1]
+        if resumed:
+            log.info("resuming summarization of %d session(s)", resumed)
+
+    async def _fold_session(self, session_id: str) -> None:
+        delay = self._settings.retry_initial
+        try:
+            while True:
+                self._dirty.discard(session_id)
+                try:
+                    finished = await self._fold_once(session_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    await self._failed(session_id, exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._settings.retry_max)
+                    continue
+                delay = self._settings.retry_initial
+                if finished and session_id not in self._dirty:
+                    return
+                if not finished:  # another process holds the lease: look again later
+                    await asyncio.sleep(self._settings.lease_seconds / 2)
+        finally:
+            self._tasks.pop(session_id, None)
+            self._dirty.discard(session_id)
+            if not self._closed:
+                await self._succeeded(session_id)  # e.g. deleted while failing
+
+    async def _fold_once(self, session_id: str) -> bool:
+        """Folds until the session is caught up. False when another process holds
+        the session's lease (it is folding it now)."""
+        if await self._folder.plan(session_id) is None:
+            return True
+        async with self._slots:
+            if not await self._lease(session_id):
+                return False
+            try:
+                while (plan := await self._folder.plan(session_id)) is not None:
+                    if not await self._lease(session_id):  # renew before each chunk
+                        return False
+                    saved = await self._folder.fold_chunk(session_id, plan)
+                    await self._succeeded(session_id)
+                    if saved is None:
+                        log.info("summary of %s moved under us; starting over", session_id)
+                        continue
+                    log.info(
+                        "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
+                        session_id,
+                        saved.version,
+                        saved.last_message_sequence,
+                        saved.token_count,
+                        self.owner,
+                    )
+            finally:
+                await self._release(session_id)
+        return True
+
+    async def _lease(self, session_id: str) -> bool:
+        now = self._clock()
+        return await self._store.acquire_summary_lease(
+            session_id,
+            self.owner,
+            now,
+            now + timedelta(seconds=self._settings.lease_seconds),
+        )
+
+    async def _release(self, session_id: str) -> None:
+        try:
+            await asyncio.shield(self._store.release_summary_lease(session_id, self.owner))
+        except Exception as exc:  # the lease expires on its own
+            log.debug("could not release the summary lease of %s: %s", session_id, exc)
+
+    async def _failed(self, session_id: str, exc: Exception, delay: float) -> None:
+        if isinstance(exc, SummarizerError):
+            log.warning(
+                "summarizer %s failed on session %s, retrying in %.1fs: %s",
+                self._folder.summarizer_name,
+                session_id,
+                delay,
+                exc,
+            )
+            self._failing.add(session_id)
+            await self._set_health(False)
+        else:
+            log.warning(
+                "summarizing session %s failed, retrying in %.1fs: %s",
+                session_id,
+                delay,
+                exc or type(exc).__name__,
+            )
+
+    async def _succeeded(self, session_id: str) -> None:
+        if session_id in self._failing:
+            self._failing.discard(session_id)
+            if not self._failing:
+                await self._set_health(True)
+
+    async def _set_health(self, healthy: bool) -> None:
+        if healthy == self._healthy:
+            return
+        self._healthy = healthy
+        if healthy:
+            log.info("summarizer %s works again", self._folder.summarizer_name)
+        await self._report_health(healthy)

@@ -1,0 +1,154 @@
+"""Folding a session's oldest messages into its rolling summary.
+
+``new summary = summarize(previous summary, evicted messages)``, one chunk of
+messages at a time, each chunk saved with a compare-and-set on the summary's
+version (``Store.save_summary``) so that concurrent folders never store two
+conflicting summaries: a writer that loses discards its work and starts over
+from the summary that won.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from server.domain.clock import Clock, utc_now
+from server.domain.errors import MemoriaError
+from server.domain.models import Message, Summary
+from server.domain.tokens import TokenCounter
+from server.storage.port import Store
+
+__all__ = [
+    "FoldPlan",
+    "Summarizer",
+    "SummarizerError",
+    "SummaryFolder",
+    "speaker",
+]
+
+
+class SummarizerError(MemoriaError):
+    """The summarizer failed (error answer, timeout, unreachable); worth retrying."""
+
+
+class Summarizer(Protocol):
+    """Condenses a conversation. Implementations must not mutate their inputs."""
+
+    @property
+    def name(self) -> str:
+        """A short name for logs, e.g. ``extractive``."""
+
+    async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
+        """A new summary of ``previous`` (the current summary, "" when none) followed
+        by ``messages`` (oldest first). Raises ``SummarizerError`` when it cannot."""
+
+
+def speaker(message: Message) -> str:
+    """Who said it: the free-text role when set, otherwise the role type."""
+    return message.role or message.role_type.value
+
+
+@dataclass(frozen=True, slots=True)
+class FoldPlan:
+    """What a fold of one session has to do: cover every message up to ``through``."""
+
+    previous: Summary | None
+    through: int
+
+    @property
+    def covered(self) -> int:
+        return 0 if self.previous is None else self.previous.last_message_sequence
+
+
+class SummaryFolder:
+    """Plans and performs folds; stateless, safe to share between tasks."""
+
+    # Messages read from the store at a time while building a chunk.
+    _READ_PAGE = 500
+
+    def __init__(
+        self,
+        store: Store,
+        summarizer: Summarizer,
+        tokens: TokenCounter,
+        *,
+        window: int,
+        chunk_tokens: int,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._summarizer = summarizer
+        self._tokens = tokens
+        self._window = window
+        self._keep = window // 2
+        self._chunk_tokens = chunk_tokens
+        self._clock = clock
+
+    @property
+    def summarizer_name(self) -> str:
+        return self._summarizer.name
+
+    async def plan(self, session_id: str) -> FoldPlan | None:
+        """None when the session has at most a window of unsummarized messages
+        (or no longer exists); otherwise the fold that leaves half a window."""
+        previous = await self._store.get_summary(session_id)
+        covered = 0 if previous is None else previous.last_message_sequence
+        first = await self._store.list_messages(session_id, after_sequence=covered, limit=1)
+        last = await self._store.recent_messages(session_id, 1)
+        if not first or not last:
+            return None
+        # Messages are only ever appended, and deleted all at once with the summary:
+        # the unsummarized ones are exactly the sequences first..last.
+        unsummarized = last[0].sequence - first[0].sequence + 1
+        if unsummarized <= self._window:
+            return None
+        return FoldPlan(previous, through=last[0].sequence - self._keep)
+
+    async def fold_chunk(self, session_id: str, plan: FoldPlan) -> Summary | None:
+        """Folds the next chunk of ``plan`` (as many messages as fit ``chunk_tokens``,
+        at least one) into a new summary and saves it.
+
+        Returns the saved summary, or None when the save lost (another writer moved
+        the summary, or the messages were deleted): re-plan and carry on.
+        """
+        chunk = await self._next_chunk(session_id, plan)
+        if not chunk:
+            return None
+        previous = plan.previous
+        content = await self._summarizer.summarize(
+            "" if previous is None else previous.content, chunk
+        )
+        [token_count] = await self._tokens.count([content])
+        summary = Summary(
+            uuid=str(uuid.uuid4()),
+            content=content,
+            token_count=token_count,
+            last_message_uuid=chunk[-1].uuid,
+            last_message_sequence=chunk[-1].sequence,
+            created_at=self._clock(),
+            version=1 if previous is None else previous.version + 1,
+        )
+        if await self._store.save_summary(session_id, summary):
+            return summary
+        return None
+
+    async def _next_chunk(self, session_id: str, plan: FoldPlan) -> list[Message]:
+        chunk: list[Message] = []
+        tokens = 0
+        after = plan.covered
+        while True:
+            page = await self._store.list_messages(
+                session_id, after_sequence=after, limit=self._READ_PAGE
+            )
+            if not page:
+                return chunk
+            for message in page:
+                if message.sequence > plan.through:
+                    return chunk
+                if chunk and tokens + message.token_count > self._chunk_tokens:
+                    return chunk
+                chunk.append(message)
+                tokens += message.token_count
+            after = page[-1].sequence

@@ -1,0 +1,1 @@
+"""Summarizer adapters: the offline extractive default and an OpenAI-compatible LLM client."""

@@ -1,0 +1,39 @@
+"""The LLM summarizer's prompt: a template with placeholders, configurable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server.domain.models import Message
+from server.domain.summaries import speaker
+
+__all__ = ["DEFAULT_PROMPT", "render_prompt"]
+
+DEFAULT_PROMPT = """\
+You maintain the running summary of a conversation. Rewrite the current summary so \
+that it also covers the new messages. Keep the facts, names, numbers, decisions and \
+open questions, and say who said what, using the speakers' names. Drop small talk. \
+Write at most {token_budget} tokens of plain prose, and reply with the summary only.
+
+Current summary:
+{previous_summary}
+
+New messages:
+{messages}"""
+
+_NO_SUMMARY = "(none yet)"
+
+
+def render_prompt(template: str, previous: str, messages: Sequence[Message], budget: int) -> str:
+    """The template with its placeholders filled; other braces are left alone."""
+    transcript = "\n".join(
+        f"{speaker(m)} ({m.role_type.value}): {m.content}"
+        if m.role
+        else f"{speaker(m)}: {m.content}"
+        for m in messages
+    )
+    return (
+        template.replace("{previous_summary}", previous or _NO_SUMMARY)
+        .replace("{messages}", transcript)
+        .replace("{token_budget}", str(budget))
+    )
