@@ -24,4 +24,6 @@ mkdir -p "$bin_dir"
 # -buildvcs=false: the copy may sit inside another repository's work tree.
 (cd src && CGO_ENABLED=0 go build -buildvcs=false -trimpath -o "$work/ferretdb" ./cmd/ferretdb)
 mv "$work/ferretdb" "$bin_dir/ferretdb"  # atomic: a half-built binary is never seen
-"$bin_dir/ferretdb" --version | head -1
+# Not "| head -1": head's early exit would kill ferretdb with SIGPIPE, and pipefail fail the build.
+version=$("$bin_dir/ferretdb" --version)
+echo "${version%%$'\n'*}"
