@@ -89,7 +89,8 @@ class MemoryManager:
                 accepted, token_counts, strict=True
             )
         ]
-        return await self._store.append_messages(session_id, new_messages, now)
+        result = await self._store.append_messages(session_id, new_messages, now)
+        return result.messages
 
     async def get(self, session_id: str, memory_type: str, lastn: int) -> Memory:
         """The last ``lastn`` messages (0: the configured window), oldest first.

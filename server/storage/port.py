@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch
+from server.domain.models import (
+    AppendResult,
+    JsonObject,
+    Message,
+    NewMessage,
+    Session,
+    SessionPatch,
+)
 
 __all__ = ["SessionCursor", "Store"]
 
@@ -70,15 +77,20 @@ class Store(Protocol):
 
     async def append_messages(
         self, session_id: str, messages: Sequence[NewMessage], now: datetime
-    ) -> list[Message]:
+    ) -> AppendResult:
         """Appends messages to a session, creating the session when it does not exist.
 
-        The new messages get consecutive sequences after the session's last one,
-        in the order given, even when other appends to the same session run at the
-        same time. A message whose uuid is already stored in the session is not
-        stored again: the stored one is returned in its place. The result lists
-        the messages in the order given. The session's counters and ``updated_at``
-        are updated.
+        The uuids of ``messages`` are distinct (the caller ensures it). The new
+        messages get consecutive sequences after the session's last one, in the
+        order given, even when other appends to the same session run at the same
+        time. A message whose uuid is already stored in the session is not stored
+        again: the stored one is returned in its place. The result lists the
+        messages in the order given and counts those this call stored
+        (``AppendResult.added``; the rest are duplicates). The session's counters
+        and ``updated_at`` are updated.
+
+        Changed for ImportMessages (which reports duplicates): this returned the
+        bare ``list[Message]`` before; that list is now ``AppendResult.messages``.
         """
 
     async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from server.domain.clock import to_micros
-from server.domain.models import JsonObject, Message, NewMessage
+from server.domain.models import AppendResult, JsonObject, Message, NewMessage
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import MESSAGE_COLUMNS, dump_json, message_from_row, message_to_row
 
@@ -30,7 +30,7 @@ def append_messages(
     session_id: str,
     messages: Sequence[NewMessage],
     now: datetime,
-) -> list[Message]:
+) -> AppendResult:
     now_micros = to_micros(now)
     # The write lock is held for the whole transaction, so concurrent appends to
     # a session are serialized and each batch gets consecutive sequences.
@@ -45,9 +45,10 @@ def append_messages(
                 (session_id, now_micros, now_micros),
             )
             last_sequence = 0
+            stored: dict[str, Message] = {}  # a new session holds no message yet
         else:
             (last_sequence,) = row
-        stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
+            stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
         result: list[Message] = []
         added: list[Message] = []
         for new in messages:
@@ -58,6 +59,7 @@ def append_messages(
                 added.append(message)
             result.append(message)
         if added:
+            # One executemany of plain tuples: the per-row work stays in C.
             connection.executemany(
                 f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [message_to_row(session_id, message) for message in added],
@@ -73,7 +75,7 @@ def append_messages(
                     session_id,
                 ),
             )
-    return result
+    return AppendResult(result, len(added))
 
 
 def _stored_by_uuid(

@@ -8,7 +8,14 @@ from functools import partial
 from pathlib import Path
 
 from server.config import ConfigurationError
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch
+from server.domain.models import (
+    AppendResult,
+    JsonObject,
+    Message,
+    NewMessage,
+    Session,
+    SessionPatch,
+)
 from server.storage.port import SessionCursor
 from server.storage.sqlite import messages, sessions
 from server.storage.sqlite.connection import SqliteWorker
@@ -77,7 +84,7 @@ class SqliteStore:
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
-    ) -> list[Message]:
+    ) -> AppendResult:
         return await self._writer.run(
             partial(messages.append_messages, session_id=session_id, messages=messages_, now=now)
         )
