@@ -72,9 +72,15 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
         session_service_pb2_grpc.add_SessionServiceServicer_to_server(
             SessionServicer(SessionManager(store, limits)), server
         )
-        memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(
-            MemoryServicer(MemoryManager(store, counter, limits, settings.window)), server
+        memory = MemoryManager(
+            store,
+            counter,
+            limits,
+            settings.window,
+            follow_poll_interval=settings.follow_poll_interval,
+            import_write_batch=settings.import_write_batch,
         )
+        memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memory), server)
         health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
         reflection.enable_server_reflection(
             [
@@ -102,6 +108,9 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 "shutting down: draining in-flight calls for up to %ss", settings.shutdown_grace
             )
             await health.enter_graceful_shutdown()
+            # Follow streams never end by themselves: end them now (UNAVAILABLE, with
+            # their resume cursor) rather than make shutdown wait the whole grace period.
+            memory.stop_following()
             await server.stop(settings.shutdown_grace)
             log.info("stopped")
 

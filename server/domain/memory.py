@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound
-from server.domain.inputs import MessageInput
+from server.domain.follow import AppendSignals
+from server.domain.imports import ImportReport, import_messages
+from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.metadata import keep_reserved
 from server.domain.models import (
     JsonObject,
@@ -18,6 +20,7 @@ from server.domain.models import (
     RoleType,
 )
 from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
+from server.domain.streams import MessageBatch, StreamRequest, stream_messages
 from server.domain.tokens import TokenCounter
 from server.domain.validation import Limits, Violations, check_session_id
 from server.storage.port import Store
@@ -36,12 +39,18 @@ class MemoryManager:
         limits: Limits,
         window: int,
         clock: Clock = utc_now,
+        *,
+        follow_poll_interval: float = 0.2,
+        import_write_batch: int = 1000,
     ) -> None:
         self._store = store
         self._tokens = tokens
         self._limits = limits
         self._window = window
         self._clock = clock
+        self._follow_poll_interval = follow_poll_interval
+        self._import_write_batch = import_write_batch
+        self._signals = AppendSignals()
 
     async def add(self, session_id: str, inputs: Sequence[MessageInput]) -> list[Message]:
         """Appends messages (creating the session if needed); see ``Store.append_messages``."""
@@ -90,7 +99,29 @@ class MemoryManager:
             )
         ]
         result = await self._store.append_messages(session_id, new_messages, now)
+        if result.added:
+            self._signals.notify(session_id)
         return result.messages
+
+    def stream_messages(self, request: StreamRequest) -> AsyncIterator[MessageBatch]:
+        """The session's messages after a cursor, in batches; see ``stream_messages``."""
+        return stream_messages(self._store, self._signals, self._follow_poll_interval, request)
+
+    async def import_messages(self, batches: AsyncIterable[ImportBatch]) -> ImportReport:
+        """Bulk import into one session; see ``import_messages``."""
+        return await import_messages(
+            batches,
+            store=self._store,
+            tokens=self._tokens,
+            limits=self._limits,
+            clock=self._clock,
+            signals=self._signals,
+            write_batch=self._import_write_batch,
+        )
+
+    def stop_following(self) -> None:
+        """Ends every follow stream with UNAVAILABLE (and its resume cursor): shutdown."""
+        self._signals.close()
 
     async def get(self, session_id: str, memory_type: str, lastn: int) -> Memory:
         """The last ``lastn`` messages (0: the configured window), oldest first.
