@@ -45,36 +45,71 @@ def append_messages(
                 (session_id, now_micros, now_micros),
             )
             last_sequence = 0
-            stored: dict[str, Message] = {}  # a new session holds no message yet
         else:
             (last_sequence,) = row
-            stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
-        result: list[Message] = []
-        added: list[Message] = []
-        for new in messages:
-            message = stored.get(new.uuid)
-            if message is None:
-                last_sequence += 1
-                message = new.stored_at(last_sequence)
-                added.append(message)
-            result.append(message)
+        result = _insert_all_new(connection, session_id, messages, last_sequence)
+        if result is None:  # some uuids were stored already: look them up
+            result = _insert_new_ones(connection, session_id, messages, last_sequence)
+        added = [message for message in result.messages if message.sequence > last_sequence]
         if added:
-            # One executemany of plain tuples: the per-row work stays in C.
-            connection.executemany(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [message_to_row(session_id, message) for message in added],
-            )
             connection.execute(
                 "UPDATE sessions SET last_sequence = ?, message_count = message_count + ?,"
                 " token_count = token_count + ?, updated_at = ? WHERE session_id = ?",
                 (
-                    last_sequence,
+                    last_sequence + len(added),
                     len(added),
                     sum(m.token_count for m in added),
                     now_micros,
                     session_id,
                 ),
             )
+    return result
+
+
+_INSERT = f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _insert_all_new(
+    connection: sqlite3.Connection,
+    session_id: str,
+    messages: Sequence[NewMessage],
+    last_sequence: int,
+) -> AppendResult | None:
+    """The common case, in one statement: inserts every message, assuming none is stored.
+
+    The unique index checks each uuid anyway, so a separate lookup would probe it
+    twice. When a uuid turns out to be stored (fewer rows inserted), rolls back
+    to before the insert and returns None.
+    """
+    stored = [new.stored_at(last_sequence + n) for n, new in enumerate(messages, start=1)]
+    rows = [message_to_row(session_id, message) for message in stored]
+    connection.execute("SAVEPOINT append_all")
+    inserted = connection.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+    if inserted.rowcount == len(rows):
+        connection.execute("RELEASE append_all")
+        return AppendResult(stored, len(stored))
+    connection.execute("ROLLBACK TO append_all")
+    connection.execute("RELEASE append_all")
+    return None
+
+
+def _insert_new_ones(
+    connection: sqlite3.Connection,
+    session_id: str,
+    messages: Sequence[NewMessage],
+    last_sequence: int,
+) -> AppendResult:
+    stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
+    result: list[Message] = []
+    added: list[Message] = []
+    for new in messages:
+        message = stored.get(new.uuid)
+        if message is None:
+            last_sequence += 1
+            message = new.stored_at(last_sequence)
+            added.append(message)
+        result.append(message)
+    connection.executemany(_INSERT, [message_to_row(session_id, m) for m in added])
     return AppendResult(result, len(added))
 
 
