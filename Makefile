@@ -10,6 +10,7 @@ BUF_VERSION := 1.75.0
 BUF := $(CACHE)/node/node_modules/.bin/buf
 GRPCURL_VERSION := v1.9.4
 GRPCURL := $(CACHE)/bin/grpcurl
+FERRETDB := $(CACHE)/bin/ferretdb
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
 .PHONY: help
@@ -31,8 +32,16 @@ $(BUF):
 $(GRPCURL):
 	GOBIN=$(abspath $(CACHE)/bin) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
+# The MongoDB-compatible server the tests run the MongoDB adapter against
+# (unless MEMORIA_TEST_MONGODB_URI names a real one).
+$(FERRETDB): tests/support/build_ferretdb.sh
+	bash tests/support/build_ferretdb.sh $(CACHE)/bin
+
+.PHONY: ferretdb
+ferretdb: $(FERRETDB) ## Build FerretDB v1 under .cache/ for the MongoDB tests
+
 .PHONY: tools
-tools: $(BUF) $(GRPCURL) ## Install buf and grpcurl under .cache/
+tools: $(BUF) $(GRPCURL) $(FERRETDB) ## Install buf, grpcurl and FerretDB under .cache/
 
 # Python messages, gRPC stubs and .pyi type stubs for both, from protos/ into $(OUT).
 define protoc
@@ -70,15 +79,24 @@ format: $(BIN)/.installed ## Format the Python code
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(BIN)/.installed $(BUF) $(GRPCURL) check-generated lint ## Install everything, lint, and run the tests
+test: $(BIN)/.installed $(BUF) $(GRPCURL) $(FERRETDB) check-generated lint ## Install everything, lint, and run the tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: run
 run: $(BIN)/.installed ## Start the server (MEMORIA_* variables are honoured)
 	$(BIN)/python -m server
 
+# A local MongoDB-wire server to try `make run` on MongoDB without installing MongoDB.
+FERRETDB_DATA := var/ferretdb
+.PHONY: run-ferretdb
+run-ferretdb: $(FERRETDB) ## Serve FerretDB (MongoDB wire protocol) on 127.0.0.1:27017, data in var/ferretdb
+	mkdir -p $(FERRETDB_DATA)
+	$(FERRETDB) --handler=sqlite --sqlite-url=file:$(abspath $(FERRETDB_DATA))/ \
+		--listen-addr=127.0.0.1:27017 --state-dir=$(FERRETDB_DATA) \
+		--debug-addr=- --telemetry=disable --log-level=warn
+
 .PHONY: bench
-bench: $(BIN)/.installed ## Print latency figures of a live server
+bench: $(BIN)/.installed $(FERRETDB) ## Print latency figures of a live server on SQLite and on MongoDB
 	$(BIN)/python -m bench.latency
 
 .PHONY: clean

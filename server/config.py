@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     )
     store_url: str = Field(
         "sqlite:///./var/memoria.db",
-        description="sqlite:///path/to/file.db (embedded)",
+        description="sqlite:///path/to/file.db (embedded) or mongodb://host:port/database",
     )
     window: int = Field(
         12, ge=1, le=1000, description="messages returned by GetMemory when lastn is 0"

@@ -5,21 +5,54 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pymongo import MongoClient
 
 from tests.support.clients import Stubs
+from tests.support.ferretdb import FerretDB, external_mongodb_uri, ferretdb_binary
 from tests.support.server_process import ServerProcess
 from tests.support.stores import STORE_KINDS, StoreUrls
-
-
-@pytest.fixture(scope="session")
-def store_urls(tmp_path_factory: pytest.TempPathFactory) -> StoreUrls:
-    return StoreUrls(tmp_path_factory.mktemp("stores"))
 
 
 @pytest.fixture(scope="session", params=STORE_KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
     kind: str = request.param
     return kind
+
+
+@pytest.fixture(scope="session")
+def store_urls(
+    store_kind: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[StoreUrls]:
+    """Fresh store URLs of the kind under test; the MongoDB server starts only when needed."""
+    mongodb_uri: str | None = None
+    if store_kind == "mongodb":
+        mongodb_uri = request.getfixturevalue("mongodb_uri")
+    urls = StoreUrls(tmp_path_factory.mktemp("stores"), mongodb_uri)
+    yield urls
+    if mongodb_uri is not None and mongodb_uri == external_mongodb_uri():
+        # FerretDB's data goes with its temporary directory; a real server's stays.
+        client: MongoClient[dict[str, object]]
+        with MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000) as client:
+            for database in urls.mongodb_databases:
+                client.drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def ferretdb_path() -> Path:
+    """The FerretDB binary, built when missing."""
+    return ferretdb_binary()
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The MongoDB server of this test run: ``MEMORIA_TEST_MONGODB_URI``, or FerretDB."""
+    external = external_mongodb_uri()
+    if external is not None:
+        yield external
+        return
+    ferretdb = FerretDB(ferretdb_binary(), tmp_path_factory.mktemp("ferretdb")).start()
+    yield ferretdb.uri
+    ferretdb.stop()
 
 
 @pytest.fixture(scope="session")

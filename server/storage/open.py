@@ -15,15 +15,23 @@ __all__ = ["open_store"]
 async def open_store(url: str) -> AsyncIterator[Store]:
     """Opens the store named by ``url``, runs its idempotent setup, closes it on exit.
 
-    ``sqlite:///path`` selects the embedded SQLite adapter.
+    ``sqlite:///path`` selects the embedded SQLite adapter; ``mongodb://`` and
+    ``mongodb+srv://`` select MongoDB.
     """
     store: Store
     if url.startswith("sqlite:"):
         from server.storage.sqlite import SqliteStore
 
         store = SqliteStore.from_url(url)
+    elif url.startswith(("mongodb://", "mongodb+srv://")):
+        from server.storage.mongo import MongoStore
+
+        store = MongoStore.from_url(url)
     else:
-        raise ConfigurationError(f"unsupported store URL {url!r}: use sqlite:///path/to/file.db")
+        raise ConfigurationError(
+            f"unsupported store URL {url!r}: use sqlite:///path/to/file.db"
+            " or mongodb://host:port/database"
+        )
     try:
         await store.setup()
         yield store

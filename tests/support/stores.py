@@ -6,22 +6,36 @@ Every test that takes a store or a server runs once per kind listed here.
 from __future__ import annotations
 
 import itertools
+import uuid
 from pathlib import Path
+
+from tests.support.ferretdb import database_url
 
 __all__ = ["STORE_KINDS", "StoreUrls"]
 
-STORE_KINDS = ["sqlite"]
+STORE_KINDS = ["sqlite", "mongodb"]
 
 
 class StoreUrls:
-    """Hands out store URLs that no other test uses."""
+    """Hands out store URLs that no other test uses: a new SQLite file, or a new
+    database on the MongoDB server at ``mongodb_uri``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, mongodb_uri: str | None = None) -> None:
         self._root = root
+        self._mongodb_uri = mongodb_uri
         self._numbers = itertools.count()
+        # Names stay unique across runs against one long-lived MongoDB server.
+        self._run = uuid.uuid4().hex[:8]
+        self.mongodb_databases: list[str] = []
 
     def fresh(self, kind: str) -> str:
         number = next(self._numbers)
         if kind == "sqlite":
             return f"sqlite:///{self._root / f'store-{number}' / 'memoria.db'}"
+        if kind == "mongodb":
+            if self._mongodb_uri is None:
+                raise ValueError("no MongoDB server for this run of the tests")
+            database = f"memoria_test_{self._run}_{number}"
+            self.mongodb_databases.append(database)
+            return database_url(self._mongodb_uri, database)
         raise ValueError(f"unknown store kind {kind!r}")

@@ -1,0 +1,145 @@
+"""Conversions between MongoDB documents and domain records.
+
+Layout of the two collections (times are int64 microseconds since the epoch,
+UTC: BSON dates keep only milliseconds, and records must read back exactly)::
+
+    sessions  {_id: session_id, user_id, metadata, created_us, updated_us,
+               message_count, token_count, last_sequence}
+    messages  {_id: ObjectId, session_id, sequence, uuid, role, role_type,
+               content, metadata, token_count, created_us}
+
+Metadata is stored as a sub-document rather than as JSON text, so that it stays
+readable in the shell and can be filtered on by queries (metadata filters of
+SearchMemory). Clients may use any key, but MongoDB forbids NUL in keys and
+FerretDB (like MongoDB before 5.0) rejects keys containing "." or starting with
+"$"; such keys are stored percent-escaped (``escape_key``), which is reversible,
+and ordinary keys are stored as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bson import ObjectId
+
+from server.domain.clock import from_micros, to_micros
+from server.domain.models import JsonObject, Message, RoleType, Session
+
+__all__ = [
+    "Document",
+    "escape_key",
+    "message_document",
+    "message_from_document",
+    "metadata_document",
+    "metadata_from_document",
+    "new_session_fields",
+    "session_document",
+    "session_from_document",
+    "unescape_key",
+]
+
+Document = dict[str, Any]
+
+# "%" itself is escaped so that unescaping is unambiguous.
+_ESCAPES = {"%": "%25", ".": "%2E", "\x00": "%00"}
+_UNESCAPES = {"%25": "%", "%2E": ".", "%00": "\x00", "%24": "$"}
+_TO_ESCAPE = re.compile(r"[%.\x00]")
+_TO_UNESCAPE = re.compile(r"%(?:25|2E|00|24)")
+
+
+def escape_key(key: str) -> str:
+    escaped = _TO_ESCAPE.sub(lambda found: _ESCAPES[found.group()], key)
+    if escaped.startswith("$"):
+        escaped = "%24" + escaped[1:]
+    return escaped
+
+
+def unescape_key(key: str) -> str:
+    return _TO_UNESCAPE.sub(lambda found: _UNESCAPES[found.group()], key)
+
+
+def _map_keys(value: Any, rename: Any) -> Any:
+    if isinstance(value, dict):
+        return {rename(key): _map_keys(item, rename) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_keys(item, rename) for item in value]
+    return value
+
+
+def metadata_document(metadata: JsonObject) -> Document:
+    document: Document = _map_keys(metadata, escape_key)
+    return document
+
+
+def metadata_from_document(document: Document) -> JsonObject:
+    metadata: JsonObject = _map_keys(document, unescape_key)
+    return metadata
+
+
+def session_document(session: Session) -> Document:
+    return {
+        "_id": session.session_id,
+        "user_id": session.user_id,
+        "metadata": metadata_document(session.metadata),
+        "created_us": to_micros(session.created_at),
+        "updated_us": to_micros(session.updated_at),
+        "message_count": session.message_count,
+        "token_count": session.token_count,
+        "last_sequence": 0,
+    }
+
+
+def new_session_fields(now_micros: int) -> Document:
+    """The fields of a session that an append creates, except its counter."""
+    return {
+        "user_id": None,
+        "metadata": {},
+        "created_us": now_micros,
+        "updated_us": now_micros,
+        "message_count": 0,
+        "token_count": 0,
+    }
+
+
+def session_from_document(document: Document) -> Session:
+    return Session(
+        session_id=document["_id"],
+        # Absent means None: FerretDB v1 drops null values given to $setOnInsert.
+        user_id=document.get("user_id"),
+        metadata=metadata_from_document(document["metadata"]),
+        created_at=from_micros(document["created_us"]),
+        updated_at=from_micros(document["updated_us"]),
+        message_count=document["message_count"],
+        token_count=document["token_count"],
+    )
+
+
+def message_document(session_id: str, message: Message) -> Document:
+    # The _id is chosen here, not by the driver, so that an append can remove
+    # exactly the documents it inserted itself.
+    return {
+        "_id": ObjectId(),
+        "session_id": session_id,
+        "sequence": message.sequence,
+        "uuid": message.uuid,
+        "role": message.role,
+        "role_type": message.role_type.value,
+        "content": message.content,
+        "metadata": metadata_document(message.metadata),
+        "token_count": message.token_count,
+        "created_us": to_micros(message.created_at),
+    }
+
+
+def message_from_document(document: Document) -> Message:
+    return Message(
+        uuid=document["uuid"],
+        sequence=document["sequence"],
+        role=document["role"],
+        role_type=RoleType(document["role_type"]),
+        content=document["content"],
+        metadata=metadata_from_document(document["metadata"]),
+        token_count=document["token_count"],
+        created_at=from_micros(document["created_us"]),
+    )

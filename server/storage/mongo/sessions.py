@@ -1,0 +1,88 @@
+"""Session operations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from server.domain.clock import to_micros
+from server.domain.errors import AlreadyExists
+from server.domain.models import KEEP, Session, SessionPatch
+from server.storage.mongo.documents import (
+    metadata_document,
+    session_document,
+    session_from_document,
+)
+from server.storage.mongo.schema import Collections
+from server.storage.port import SessionCursor
+
+__all__ = [
+    "create_session",
+    "delete_session",
+    "get_session",
+    "list_sessions",
+    "update_session",
+]
+
+NEWEST_FIRST = [("created_us", DESCENDING), ("_id", DESCENDING)]
+
+
+async def create_session(collections: Collections, session: Session) -> Session:
+    try:
+        await collections.sessions.insert_one(session_document(session))
+    except DuplicateKeyError as exc:  # on _id: the only unique key of sessions
+        raise AlreadyExists("session", session.session_id) from exc
+    return session
+
+
+async def get_session(collections: Collections, session_id: str) -> Session | None:
+    document = await collections.sessions.find_one({"_id": session_id})
+    return None if document is None else session_from_document(document)
+
+
+async def update_session(
+    collections: Collections, session_id: str, patch: SessionPatch, now: datetime
+) -> Session | None:
+    fields: dict[str, Any] = {"updated_us": to_micros(now)}
+    if patch.user_id is not KEEP:
+        fields["user_id"] = patch.user_id
+    if patch.metadata is not KEEP:
+        fields["metadata"] = metadata_document(patch.metadata)
+    document = await collections.sessions.find_one_and_update(
+        {"_id": session_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+    )
+    return None if document is None else session_from_document(document)
+
+
+async def delete_session(collections: Collections, session_id: str) -> bool:
+    """Messages first: a failure half-way leaves an empty session that a retry
+    deletes, never messages without a session, which a new session of the same
+    id would collide with. The second sweep removes messages that an append of
+    another process inserted meanwhile (without transactions it can only narrow
+    that window)."""
+    await collections.messages.delete_many({"session_id": session_id})
+    deleted = await collections.sessions.delete_one({"_id": session_id})
+    await collections.messages.delete_many({"session_id": session_id})
+    return deleted.deleted_count > 0
+
+
+async def list_sessions(
+    collections: Collections,
+    user_id: str | None,
+    after: SessionCursor | None,
+    limit: int,
+) -> list[Session]:
+    query: dict[str, Any] = {}
+    if user_id is not None:
+        query["user_id"] = user_id
+    if after is not None:
+        created_us, session_id = to_micros(after[0]), after[1]
+        query["$or"] = [
+            {"created_us": {"$lt": created_us}},
+            {"created_us": created_us, "_id": {"$lt": session_id}},
+        ]
+    cursor = collections.sessions.find(query).sort(NEWEST_FIRST).limit(limit)
+    return [session_from_document(document) async for document in cursor]
