@@ -56,10 +56,11 @@ async def stream_messages(
 ) -> AsyncIterator[MessageBatch]:
     """Yields the session's messages after the cursor, oldest first.
 
-    Reads at most one batch ahead of what the consumer has taken: the caller's
-    pace (gRPC flow control) bounds the memory. With ``follow``, waits for new
-    messages after the end, polling the store every ``poll_interval`` seconds and
-    woken early by ``signals``; ends with ``Unavailable`` when the server shuts down.
+    Reads through one ``Store.read_messages`` reader, at most one batch ahead of what
+    the consumer has taken: the caller's pace (gRPC flow control) bounds the memory.
+    With ``follow``, waits for new messages after the end, polling the store every
+    ``poll_interval`` seconds and woken early by ``signals``; ends with ``Unavailable``
+    when the server shuts down.
     """
     check = Violations()
     check.identifier("session_id", request.session_id)
@@ -91,31 +92,35 @@ async def stream_messages(
     # small enough, so even a history of 1 MiB messages is read a few at a time.
     read_limit = min(batch_size, _FIRST_READ)
     announced_caught_up = False
-    with signals.subscribe(session_id) as wakeup:
-        while True:
-            wakeup.clear()
-            messages = await store.list_messages(session_id, after_sequence=after, limit=read_limit)
-            if messages is None:
-                raise NotFound("session", session_id)
-            caught_up = len(messages) < read_limit
-            chunks = _chunks(messages)
-            for number, chunk in enumerate(chunks, start=1):
-                after = chunk[-1].sequence
-                announced_caught_up = caught_up and number == len(chunks)
-                yield MessageBatch(chunk, after, announced_caught_up)
-            read_limit = _next_read_limit(messages, read_limit, batch_size)
-            if not caught_up:
-                continue
-            if not request.follow:
-                return
-            if not announced_caught_up:
-                announced_caught_up = True
-                yield MessageBatch([], after, caught_up=True)
-            await wait_for(wakeup, poll_interval)
-            if signals.closed:
-                raise Unavailable(
-                    f"the server is shutting down; resume with after_sequence={after}"
-                )
+    reader = store.read_messages(session_id, after_sequence=after, batch_size=batch_size)
+    try:
+        with signals.subscribe(session_id) as wakeup:
+            while True:
+                wakeup.clear()
+                messages = await reader.read(read_limit)
+                if messages is None:
+                    raise NotFound("session", session_id)
+                caught_up = len(messages) < read_limit
+                chunks = _chunks(messages)
+                for number, chunk in enumerate(chunks, start=1):
+                    after = chunk[-1].sequence
+                    announced_caught_up = caught_up and number == len(chunks)
+                    yield MessageBatch(chunk, after, announced_caught_up)
+                read_limit = _next_read_limit(messages, read_limit, batch_size)
+                if not caught_up:
+                    continue
+                if not request.follow:
+                    return
+                if not announced_caught_up:
+                    announced_caught_up = True
+                    yield MessageBatch([], after, caught_up=True)
+                await wait_for(wakeup, poll_interval)
+                if signals.closed:
+                    raise Unavailable(
+                        f"the server is shutting down; resume with after_sequence={after}"
+                    )
+    finally:
+        await reader.close()
 
 
 def _size(message: Message) -> int:

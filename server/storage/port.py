@@ -25,11 +25,29 @@ from server.domain.models import (
     SessionPatch,
 )
 
-__all__ = ["SessionCursor", "Store"]
+__all__ = ["MessageReader", "SessionCursor", "Store"]
 
 # Position in the newest-first listing of sessions: (created_at, session_id) of
 # the last session returned.
 SessionCursor = tuple[datetime, str]
+
+
+class MessageReader(Protocol):
+    """Reads one session's messages in order, a batch at a time (``Store.read_messages``).
+
+    Holds at most what one ``read`` returns (plus, for a database cursor, the
+    driver's current batch): a long history is never loaded whole.
+    """
+
+    async def read(self, limit: int) -> list[Message] | None:
+        """Up to ``limit`` (> 0) messages following those read before, oldest first.
+
+        Fewer than ``limit`` means the end was reached; a later ``read`` returns the
+        messages stored since. None when the session does not exist (any more).
+        """
+
+    async def close(self) -> None:
+        """Releases the reader's database resources; idempotent."""
 
 
 class Store(Protocol):
@@ -105,6 +123,16 @@ class Store(Protocol):
     ) -> list[Message] | None:
         """Up to ``limit`` messages with a sequence greater than ``after_sequence``,
         oldest first. None when the session does not exist."""
+
+    def read_messages(
+        self, session_id: str, *, after_sequence: int, batch_size: int
+    ) -> MessageReader:
+        """A reader of the messages with a sequence greater than ``after_sequence``.
+
+        ``batch_size`` is the largest ``limit`` its reads will ask for: a database
+        cursor may fetch that many messages at a time. Does no I/O until its first
+        ``read``; the caller closes it.
+        """
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
         """The message, or None when the session or the message does not exist."""

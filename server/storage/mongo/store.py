@@ -24,7 +24,7 @@ from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.locks import SessionLocks
 from server.storage.mongo.schema import Collections, create_indexes
-from server.storage.port import SessionCursor
+from server.storage.port import MessageReader, SessionCursor
 
 __all__ = ["MongoStore"]
 
@@ -116,6 +116,11 @@ class MongoStore:
             return await messages.list_messages(
                 self._collections, session_id, after_sequence, limit
             )
+
+    def read_messages(
+        self, session_id: str, *, after_sequence: int, batch_size: int
+    ) -> MessageReader:
+        return messages.CursorReader(self._collections, session_id, after_sequence, batch_size)
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
         with translate_errors():

@@ -16,7 +16,8 @@ from server.domain.models import (
     Session,
     SessionPatch,
 )
-from server.storage.port import SessionCursor
+from server.storage.port import MessageReader, SessionCursor
+from server.storage.readers import PagedReader
 from server.storage.sqlite import messages, sessions
 from server.storage.sqlite.connection import SqliteWorker
 from server.storage.sqlite.migrations import migrate
@@ -105,6 +106,11 @@ class SqliteStore:
                 limit=limit,
             )
         )
+
+    def read_messages(
+        self, session_id: str, *, after_sequence: int, batch_size: int
+    ) -> MessageReader:
+        return PagedReader(self, session_id, after_sequence)
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
         return await self._reader.run(
