@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -27,6 +28,18 @@ MB = 1024 * 1024
 @pytest.fixture
 def store_url(store_kind: str, store_urls: StoreUrls) -> str:
     return store_urls.fresh(store_kind)
+
+
+@pytest.fixture
+def own_stubs(store_url: str, tmp_path: Path) -> Iterator[Stubs]:
+    """A server on a store of its own, for the tests that store big histories: on
+    FerretDB every query but by _id scans the collection, so they would slow the
+    tests that share the common server's store down."""
+    server = ServerProcess(store_url, tmp_path).start()
+    stubs = Stubs.connect(server.address)
+    yield stubs
+    stubs.close()
+    server.stop()
 
 
 def import_history(
@@ -58,7 +71,8 @@ def error_info(error: grpc.RpcError) -> dict[str, str]:
     return {}
 
 
-def test_export_of_100k_messages_is_complete_and_ordered(stubs: Stubs, session_id: str) -> None:
+def test_export_of_100k_messages_is_complete_and_ordered(own_stubs: Stubs, session_id: str) -> None:
+    stubs = own_stubs
     sent = history(100_000)
     report = import_history(stubs, session_id, sent)
     assert (report.received, report.stored, report.duplicates) == (100_000, 100_000, 0)
@@ -264,11 +278,15 @@ def test_import_rejects_bad_requests(
     stubs: Stubs, requests: list[pb.ImportMessagesRequest], field: str
 ) -> None:
     session_id = f"import-{uuid.uuid4().hex}"
-    for request in requests:
+    sent = []
+    for template in requests:  # shared by the runs on each store: copied, not changed
+        request = pb.ImportMessagesRequest()
+        request.CopyFrom(template)
         if request.session_id:
             request.session_id = session_id if request.session_id == "a" else "other"
+        sent.append(request)
     with pytest.raises(grpc.RpcError) as raised:
-        stubs.memory.ImportMessages(iter(requests))
+        stubs.memory.ImportMessages(iter(sent))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in field_violations(raised.value)
 
@@ -295,12 +313,16 @@ def test_stream_errors(stubs: Stubs, session_id: str) -> None:
 
 
 def test_server_memory_stays_bounded_while_a_client_stops_reading(
-    stubs: Stubs, server: ServerProcess, session_id: str, tmp_path: Path
+    store_url: str, session_id: str, tmp_path: Path
 ) -> None:
     """A reader that stalls holds up the server's store reads, not its memory."""
+    writer = ServerProcess(store_url, tmp_path / "writer").start()
+    stubs = Stubs.connect(writer.address)
     import_history(stubs, session_id, history(25_000, content_bytes=2000), per_request=500)
+    stubs.close()
+    writer.stop()
     # A fresh server process on the same store: nothing else in its memory.
-    reader = ServerProcess(server.store_url, tmp_path).start()
+    reader = ServerProcess(store_url, tmp_path / "reader").start()
     reader_stubs = Stubs.connect(reader.address)
     try:
         responses = iter(stream(reader_stubs, session_id, batch_size=1000))
