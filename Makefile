@@ -96,8 +96,9 @@ run-ferretdb: $(FERRETDB) ## Serve FerretDB (MongoDB wire protocol) on 127.0.0.1
 		--debug-addr=- --telemetry=disable --log-level=warn
 
 .PHONY: bench
-bench: $(BIN)/.installed $(FERRETDB) ## Print latency figures of a live server on SQLite and on MongoDB
+bench: $(BIN)/.installed $(FERRETDB) ## Print latency and streaming figures of a live server
 	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.streams
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and local data
