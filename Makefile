@@ -96,9 +96,10 @@ run-ferretdb: $(FERRETDB) ## Serve FerretDB (MongoDB wire protocol) on 127.0.0.1
 		--debug-addr=- --telemetry=disable --log-level=warn
 
 .PHONY: bench
-bench: $(BIN)/.installed $(FERRETDB) ## Print latency on SQLite and MongoDB, and the summarizer's speed
+bench: $(BIN)/.installed $(FERRETDB) ## Print latency, streaming and summarizer figures of a live server
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.summarizer
+	$(BIN)/python -m bench.streams
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and local data

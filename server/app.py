@@ -96,7 +96,15 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             window=settings.window,
             report_health=lambda serving: health.report(SUMMARIZER_SERVICE, serving),
         )
-        memory = MemoryManager(store, counter, limits, settings.window, listener=worker)
+        memory = MemoryManager(
+            store,
+            counter,
+            limits,
+            settings.window,
+            listener=worker,
+            follow_poll_interval=settings.follow_poll_interval,
+            import_write_batch=settings.import_write_batch,
+        )
         memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memory), server)
         health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
         reflection.enable_server_reflection(
@@ -128,6 +136,9 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 "shutting down: draining in-flight calls for up to %ss", settings.shutdown_grace
             )
             await health.enter_graceful_shutdown()
+            # Follow streams never end by themselves: end them now (UNAVAILABLE, with
+            # their resume cursor) rather than make shutdown wait the whole grace period.
+            memory.stop_following()
             await server.stop(settings.shutdown_grace)
             await worker.close()  # unfinished folds resume at the next start
             log.info("stopped")

@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="model name sent to the LLM API")
     llm_api_key: str = Field("", description="sent as Authorization: Bearer <key> when set")
     llm_timeout: float = Field(30.0, gt=0, description="seconds one LLM call may take")
+    follow_poll_interval: float = Field(
+        0.2,
+        gt=0,
+        le=60,
+        description="seconds between two store reads of a StreamMessages call that follows"
+        " a session (messages stored through the same server wake it at once)",
+    )
+    import_write_batch: int = Field(
+        1000, ge=1, le=10000, description="messages per store write of ImportMessages"
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     access_log: bool = Field(True, description="log one line per RPC (method, code, duration)")
 

@@ -12,6 +12,7 @@ from server.domain.inputs import MessageInput
 from server.domain.models import JsonObject, Message, RoleType, Session, Summary
 
 __all__ = [
+    "imported_message_input_from_proto",
     "memory_type_name",
     "message_input_from_proto",
     "message_to_proto",
@@ -25,9 +26,12 @@ _MEMORY_TYPES = memory_service_pb2.DESCRIPTOR.enum_types_by_name["MemoryType"]
 _ROLE_TYPE_TO_PROTO = {
     role_type: message_pb2.RoleType.Value(f"ROLE_TYPE_{role_type.name}") for role_type in RoleType
 }
+_ROLE_TYPE_NAMES = {number: role_type.value for role_type, number in _ROLE_TYPE_TO_PROTO.items()}
 
 
 def metadata_from_proto(metadata: struct_pb2.Struct) -> JsonObject:
+    if not metadata.fields:  # the common case, and MessageToDict costs microseconds
+        return {}
     return json_format.MessageToDict(metadata)
 
 
@@ -49,6 +53,20 @@ def message_input_from_proto(message: message_pb2.Message) -> MessageInput:
         role_type=_enum_name(_ROLE_TYPES, "ROLE_TYPE_", message.role_type),
         content=message.content,
         metadata=metadata_from_proto(message.metadata),
+    )
+
+
+def imported_message_input_from_proto(message: memory_service_pb2.ImportedMessage) -> MessageInput:
+    return MessageInput(
+        uuid=message.uuid,
+        role=message.role,
+        role_type=_ROLE_TYPE_NAMES.get(message.role_type)
+        or _enum_name(_ROLE_TYPES, "ROLE_TYPE_", message.role_type),
+        content=message.content,
+        metadata=metadata_from_proto(message.metadata),
+        created_at=(message.created_at.seconds, message.created_at.nanos)
+        if message.HasField("created_at")
+        else None,
     )
 
 

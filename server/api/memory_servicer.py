@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import grpc
@@ -9,13 +10,16 @@ from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import memory_service_pb2_grpc
 
 from server.api.convert import (
+    imported_message_input_from_proto,
     memory_type_name,
     message_input_from_proto,
     message_to_proto,
     metadata_from_proto,
     summary_to_proto,
 )
+from server.domain.inputs import ImportBatch
 from server.domain.memory import MemoryManager
+from server.domain.streams import StreamRequest
 
 __all__ = ["MemoryServicer"]
 
@@ -79,3 +83,46 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             metadata_from_proto(request.metadata),
         )
         return pb.UpdateMessageResponse(message=message_to_proto(message))
+
+    async def StreamMessages(
+        self, request: pb.StreamMessagesRequest, context: Context
+    ) -> AsyncIterator[pb.StreamMessagesResponse]:
+        # An async generator: grpc.aio asks for the next response only once the
+        # previous one is written, i.e. accepted by HTTP/2 flow control, so a slow
+        # reader slows the store reads down instead of queueing responses here.
+        batches = self._memory.stream_messages(
+            StreamRequest(
+                session_id=request.session_id,
+                after_sequence=request.after_sequence,
+                after_uuid=request.after_uuid,
+                batch_size=request.batch_size,
+                follow=request.follow,
+            )
+        )
+        async for batch in batches:
+            yield pb.StreamMessagesResponse(
+                messages=[message_to_proto(m) for m in batch.messages],
+                last_sequence=batch.last_sequence,
+                caught_up=batch.caught_up,
+            )
+
+    async def ImportMessages(
+        self, request_iterator: AsyncIterable[pb.ImportMessagesRequest], context: Context
+    ) -> pb.ImportMessagesResponse:
+        report = await self._memory.import_messages(_import_batches(request_iterator))
+        return pb.ImportMessagesResponse(
+            received=report.received,
+            stored=report.stored,
+            duplicates=report.duplicates,
+            last_sequence=report.last_sequence,
+        )
+
+
+async def _import_batches(
+    requests: AsyncIterable[pb.ImportMessagesRequest],
+) -> AsyncIterator[ImportBatch]:
+    async for request in requests:
+        yield ImportBatch(
+            request.session_id,
+            [imported_message_input_from_proto(m) for m in request.messages],
+        )

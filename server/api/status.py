@@ -16,7 +16,10 @@ from server.domain.errors import (
     Unavailable,
 )
 
-__all__ = ["INTERNAL_ERROR", "status_of"]
+__all__ = ["ERROR_DOMAIN", "INTERNAL_ERROR", "status_of"]
+
+# google.rpc.ErrorInfo.domain of Memoria's errors.
+ERROR_DOMAIN = "memoria.v1"
 
 _CODES: list[tuple[type[MemoriaError], int]] = [
     (InvalidArgument, code_pb2.INVALID_ARGUMENT),
@@ -45,7 +48,16 @@ def status_of(error: MemoriaError) -> grpc.Status:
                 )
             )
         )
-    return rpc_status.to_status(status_pb2.Status(code=code, message=str(error), details=details))
+    if error.reason:
+        details.append(
+            _pack(
+                error_details_pb2.ErrorInfo(
+                    reason=error.reason, domain=ERROR_DOMAIN, metadata=dict(error.facts)
+                )
+            )
+        )
+    message = "; ".join([str(error), *getattr(error, "__notes__", ())])
+    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
 
 
 def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
@@ -57,7 +69,11 @@ def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
     )
 
 
-def _pack(detail: error_details_pb2.BadRequest | error_details_pb2.ResourceInfo) -> any_pb2.Any:
+def _pack(
+    detail: error_details_pb2.BadRequest
+    | error_details_pb2.ResourceInfo
+    | error_details_pb2.ErrorInfo,
+) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(detail)
     return packed

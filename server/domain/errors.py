@@ -9,11 +9,17 @@ to a gRPC status code in exactly one place (``server.api.status``)::
     ├── AlreadyExists     a resource with that identifier exists already
     ├── FailedPrecondition  the request is well-formed but not applicable now
     └── Unavailable       the store cannot be reached; safe to retry
+
+An error can also carry ``reason`` and ``facts`` for clients that act on it by
+program (sent as a ``google.rpc.ErrorInfo``), and notes (``add_note``) that
+are appended to its message, e.g. how much of an import was committed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 __all__ = [
     "AlreadyExists",
@@ -28,6 +34,10 @@ __all__ = [
 
 class MemoriaError(Exception):
     """Base class of every error Memoria reports to its callers."""
+
+    # A machine-readable cause (UPPER_SNAKE_CASE) and facts about it; empty by default.
+    reason: str = ""
+    facts: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)

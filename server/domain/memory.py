@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
+from server.domain.appends import AppendListener, AppendListeners
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound
-from server.domain.inputs import MessageInput
+from server.domain.follow import AppendSignals
+from server.domain.imports import ImportReport, import_messages
+from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.metadata import keep_reserved
 from server.domain.models import (
     JsonObject,
@@ -21,27 +23,17 @@ from server.domain.models import (
     Summary,
 )
 from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
+from server.domain.streams import MessageBatch, StreamRequest, stream_messages
 from server.domain.tokens import TokenCounter
 from server.domain.validation import Limits, Violations, check_session_id
 from server.storage.port import Store
 
-__all__ = ["MAX_LASTN", "AppendListener", "MemoryManager"]
+__all__ = ["MAX_LASTN", "MemoryManager"]
 
 MAX_LASTN = 1000
 UPDATABLE_MESSAGE_FIELDS = {"metadata"}
 # Unsummarized messages are read this many at a time for perpetual memory.
 _UNSUMMARIZED_PAGE = 1000
-
-
-class AppendListener(Protocol):
-    def appended(self, session_id: str, last_sequence: int) -> None:
-        """Messages were appended to the session, the newest at ``last_sequence``.
-        Must return at once (it runs in the caller's request)."""
-
-
-class _NoListener:
-    def appended(self, session_id: str, last_sequence: int) -> None:
-        return None
 
 
 class MemoryManager:
@@ -53,13 +45,22 @@ class MemoryManager:
         window: int,
         clock: Clock = utc_now,
         listener: AppendListener | None = None,
+        *,
+        follow_poll_interval: float = 0.2,
+        import_write_batch: int = 1000,
     ) -> None:
         self._store = store
         self._tokens = tokens
         self._limits = limits
         self._window = window
         self._clock = clock
-        self._listener = listener or _NoListener()
+        self._follow_poll_interval = follow_poll_interval
+        self._import_write_batch = import_write_batch
+        self._signals = AppendSignals()
+        # Followers first: waking them costs nothing, folding may schedule work.
+        self._listener: AppendListener = (
+            AppendListeners(self._signals, listener) if listener else self._signals
+        )
 
     async def add(self, session_id: str, inputs: Sequence[MessageInput]) -> list[Message]:
         """Appends messages (creating the session if needed); see ``Store.append_messages``."""
@@ -107,9 +108,30 @@ class MemoryManager:
                 accepted, token_counts, strict=True
             )
         ]
-        stored = await self._store.append_messages(session_id, new_messages, now)
-        self._listener.appended(session_id, max(m.sequence for m in stored))
-        return stored
+        result = await self._store.append_messages(session_id, new_messages, now)
+        if result.added:
+            self._listener.appended(session_id, max(m.sequence for m in result.messages))
+        return result.messages
+
+    def stream_messages(self, request: StreamRequest) -> AsyncIterator[MessageBatch]:
+        """The session's messages after a cursor, in batches; see ``stream_messages``."""
+        return stream_messages(self._store, self._signals, self._follow_poll_interval, request)
+
+    async def import_messages(self, batches: AsyncIterable[ImportBatch]) -> ImportReport:
+        """Bulk import into one session; see ``import_messages``."""
+        return await import_messages(
+            batches,
+            store=self._store,
+            tokens=self._tokens,
+            limits=self._limits,
+            clock=self._clock,
+            listener=self._listener,
+            write_batch=self._import_write_batch,
+        )
+
+    def stop_following(self) -> None:
+        """Ends every follow stream with UNAVAILABLE (and its resume cursor): shutdown."""
+        self._signals.close()
 
     async def get(self, session_id: str, memory_type: str, lastn: int) -> Memory:
         """The last ``lastn`` messages (0: the configured window), oldest first.

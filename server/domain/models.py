@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 __all__ = [
     "KEEP",
+    "AppendResult",
     "JsonObject",
     "Keep",
     "Memory",
@@ -105,6 +106,20 @@ class Message:
     metadata: JsonObject
     token_count: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did: ``messages`` as stored, in the order given (a message
+    whose uuid was stored before is that earlier message); ``added`` of them were
+    stored by this append, the others were already there."""
+
+    messages: list[Message]
+    added: int
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.messages) - self.added
 
 
 @dataclass(frozen=True, slots=True)

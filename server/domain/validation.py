@@ -7,8 +7,11 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from server.domain.clock import from_micros
 from server.domain.errors import FieldViolation, InvalidArgument
+from server.domain.inputs import MessageInput, RawTimestamp
 from server.domain.metadata import RESERVED_METADATA_KEY
 from server.domain.models import JsonObject, MemoryType, RoleType
 
@@ -17,6 +20,12 @@ __all__ = ["Limits", "Violations", "check_session_id"]
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]+")
 _MAX_ID_LENGTH = 256
 _MAX_ROLE_LENGTH = 256
+# The canonical text form of a UUID, which needs no parsing (the hot path of imports).
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ROLE_TYPES = {role_type.value: role_type for role_type in RoleType}
+# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_TIMESTAMP_SECONDS = -62_135_596_800
+_MAX_TIMESTAMP_SECONDS = 253_402_300_799
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,8 @@ class Violations:
         if not value:
             self.add(path, "must not be empty")
             return ""
+        if _CANONICAL_UUID.fullmatch(value):
+            return value
         try:
             return str(uuid.UUID(value))
         except ValueError:
@@ -68,6 +79,35 @@ class Violations:
     def role(self, path: str, value: str) -> None:
         if len(value) > _MAX_ROLE_LENGTH:
             self.add(path, f"must be at most {_MAX_ROLE_LENGTH} characters")
+
+    def message(self, path: str, message: MessageInput, limits: Limits) -> RoleType | None:
+        """Role, role type, content and metadata of one message (not its uuid).
+
+        Returns the role type, or None when it is invalid. Cheap for the common
+        case (no metadata, content far under the limit): imports run it per message.
+        """
+        if len(message.role) > _MAX_ROLE_LENGTH:
+            self.role(f"{path}.role", message.role)
+        # A character is at most 4 UTF-8 bytes: most contents need no encoding.
+        if len(message.content) * 4 > limits.max_content_bytes:
+            self.content(f"{path}.content", message.content, limits)
+        if message.metadata:
+            self.metadata(f"{path}.metadata", message.metadata, limits)
+        role_type = _ROLE_TYPES.get(message.role_type)
+        if role_type is None:
+            return self.role_type(f"{path}.role_type", message.role_type)
+        return role_type
+
+    def timestamp(self, path: str, value: RawTimestamp) -> datetime | None:
+        """A Timestamp within its documented range, to the microsecond."""
+        seconds, nanos = value
+        if not 0 <= nanos < 1_000_000_000:
+            self.add(path, f"nanos must be between 0 and 999999999, got {nanos}")
+        elif not _MIN_TIMESTAMP_SECONDS <= seconds <= _MAX_TIMESTAMP_SECONDS:
+            self.add(path, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
+        else:
+            return from_micros(seconds * 1_000_000 + nanos // 1000)
+        return None
 
     def role_type(self, path: str, value: str) -> RoleType | None:
         if not value:

@@ -16,13 +16,39 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch, Summary
+from server.domain.models import (
+    AppendResult,
+    JsonObject,
+    Message,
+    NewMessage,
+    Session,
+    SessionPatch,
+    Summary,
+)
 
-__all__ = ["SessionCursor", "Store"]
+__all__ = ["MessageReader", "SessionCursor", "Store"]
 
 # Position in the newest-first listing of sessions: (created_at, session_id) of
 # the last session returned.
 SessionCursor = tuple[datetime, str]
+
+
+class MessageReader(Protocol):
+    """Reads one session's messages in order, a batch at a time (``Store.read_messages``).
+
+    Holds at most what one ``read`` returns (plus, for a database cursor, the
+    driver's current batch): a long history is never loaded whole.
+    """
+
+    async def read(self, limit: int) -> list[Message] | None:
+        """Up to ``limit`` (> 0) messages following those read before, oldest first.
+
+        Fewer than ``limit`` means the end was reached; a later ``read`` returns the
+        messages stored since. None when the session does not exist (any more).
+        """
+
+    async def close(self) -> None:
+        """Releases the reader's database resources; idempotent."""
 
 
 class Store(Protocol):
@@ -71,15 +97,20 @@ class Store(Protocol):
 
     async def append_messages(
         self, session_id: str, messages: Sequence[NewMessage], now: datetime
-    ) -> list[Message]:
+    ) -> AppendResult:
         """Appends messages to a session, creating the session when it does not exist.
 
-        The new messages get consecutive sequences after the session's last one,
-        in the order given, even when other appends to the same session run at the
-        same time. A message whose uuid is already stored in the session is not
-        stored again: the stored one is returned in its place. The result lists
-        the messages in the order given. The session's counters and ``updated_at``
-        are updated.
+        The uuids of ``messages`` are distinct (the caller ensures it). The new
+        messages get consecutive sequences after the session's last one, in the
+        order given, even when other appends to the same session run at the same
+        time. A message whose uuid is already stored in the session is not stored
+        again: the stored one is returned in its place. The result lists the
+        messages in the order given and counts those this call stored
+        (``AppendResult.added``; the rest are duplicates). The session's counters
+        and ``updated_at`` are updated.
+
+        Changed for ImportMessages (which reports duplicates): this returned the
+        bare ``list[Message]`` before; that list is now ``AppendResult.messages``.
         """
 
     async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
@@ -94,6 +125,16 @@ class Store(Protocol):
     ) -> list[Message] | None:
         """Up to ``limit`` messages with a sequence greater than ``after_sequence``,
         oldest first. None when the session does not exist."""
+
+    def read_messages(
+        self, session_id: str, *, after_sequence: int, batch_size: int
+    ) -> MessageReader:
+        """A reader of the messages with a sequence greater than ``after_sequence``.
+
+        ``batch_size`` is the largest ``limit`` its reads will ask for: a database
+        cursor may fetch that many messages at a time. Does no I/O until its first
+        ``read``; the caller closes it.
+        """
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
         """The message, or None when the session or the message does not exist."""

@@ -15,9 +15,10 @@ async def test_append_creates_session_and_numbers_messages(store: Store) -> None
     stored = await store.append_messages(
         "s1", [new_message("a", token_count=2), new_message("b", token_count=3)], NOW
     )
-    assert [(m.sequence, m.content) for m in stored] == [(1, "a"), (2, "b")]
+    assert [(m.sequence, m.content) for m in stored.messages] == [(1, "a"), (2, "b")]
+    assert (stored.added, stored.duplicates) == (2, 0)
     more = await store.append_messages("s1", [new_message("c", token_count=4)], later(1))
-    assert more[0].sequence == 3
+    assert more.messages[0].sequence == 3
     session = await store.get_session("s1")
     assert session is not None
     assert (session.message_count, session.token_count) == (3, 9)
@@ -33,7 +34,7 @@ async def test_appended_messages_read_back_exactly(store: Store) -> None:
         metadata={"foo": "bar"},
         token_count=6,
     )
-    [stored] = await store.append_messages("s1", [original], NOW)
+    [stored] = (await store.append_messages("s1", [original], NOW)).messages
     expected = (original.uuid, "Jane", RoleType.TOOL, original.content, {"foo": "bar"}, 6, NOW)
     for message in [stored, await store.get_message("s1", original.uuid)]:
         assert message is not None
@@ -49,12 +50,13 @@ async def test_appended_messages_read_back_exactly(store: Store) -> None:
 
 
 async def test_retry_with_same_uuids_stores_nothing_twice(store: Store) -> None:
-    """A retried batch returns the first stored messages and adds nothing."""
+    """A retried batch returns the first stored messages, adds nothing and says so."""
     batch = [new_message("a"), new_message("b")]
     first = await store.append_messages("s1", batch, NOW)
     retried = [replace(m, content=m.content + " (retry)") for m in batch]
     second = await store.append_messages("s1", retried, later(1))
-    assert second == first
+    assert second.messages == first.messages
+    assert (first.added, second.added, second.duplicates) == (2, 0, 2)
     assert len(await store.recent_messages("s1", 10) or []) == 2
     session = await store.get_session("s1")
     assert session is not None and session.message_count == 2
@@ -65,15 +67,16 @@ async def test_partial_retry_appends_only_new_messages(store: Store) -> None:
     old = new_message("old")
     await store.append_messages("s1", [old], NOW)
     result = await store.append_messages("s1", [old, new_message("new")], NOW)
-    assert [(m.content, m.sequence) for m in result] == [("old", 1), ("new", 2)]
+    assert [(m.content, m.sequence) for m in result.messages] == [("old", 1), ("new", 2)]
+    assert (result.added, result.duplicates) == (1, 1)
 
 
 async def test_same_uuid_in_two_sessions_is_two_messages(store: Store) -> None:
     """Uuids are unique within a session, not across sessions."""
     message = new_message()
     await store.append_messages("s1", [message], NOW)
-    [other] = await store.append_messages("s2", [message], NOW)
-    assert other.sequence == 1
+    result = await store.append_messages("s2", [message], NOW)
+    assert result.added == 1 and result.messages[0].sequence == 1
     assert await store.get_message("s2", message.uuid) is not None
 
 
@@ -152,7 +155,7 @@ async def test_delete_messages_keeps_session_and_sequence(store: Store) -> None:
     session = await store.get_session("s1")
     assert session is not None
     assert (session.message_count, session.token_count, session.updated_at) == (0, 0, later(1))
-    [next_message] = await store.append_messages("s1", [new_message()], later(2))
+    [next_message] = (await store.append_messages("s1", [new_message()], later(2))).messages
     assert next_message.sequence == 3
     assert await store.delete_messages("nope", NOW) is False
 
@@ -182,3 +185,16 @@ async def test_large_content_round_trips(store: Store) -> None:
     await store.append_messages("s1", [message], NOW)
     stored = await store.get_message("s1", message.uuid)
     assert stored is not None and stored.content == content
+
+
+async def test_big_batch_keeps_order_and_original_times(store: Store) -> None:
+    """A batch of thousands is stored in order, each message with its own created_at."""
+    batch = [replace(new_message(str(n)), created_at=later(n)) for n in range(5000)]
+    result = await store.append_messages("s1", batch[:2500], NOW)
+    result2 = await store.append_messages("s1", batch[2000:], NOW)
+    assert (result.added, result2.added, result2.duplicates) == (2500, 2500, 500)
+    assert [m.sequence for m in result2.messages[500:]] == list(range(2501, 5001))
+    stored = await store.list_messages("s1", after_sequence=4990, limit=100) or []
+    assert [(m.content, m.created_at) for m in stored] == [
+        (str(n), later(n)) for n in range(4990, 5000)
+    ]

@@ -23,7 +23,7 @@ AWKWARD = {
 async def test_message_metadata_keeps_awkward_keys(store: Store) -> None:
     """Keys with dots, dollars, percent signs or NUL read back as written."""
     message = new_message(metadata=AWKWARD)
-    [stored] = await store.append_messages("s1", [message], NOW)
+    [stored] = (await store.append_messages("s1", [message], NOW)).messages
     assert stored.metadata == AWKWARD
     assert [m.metadata for m in await store.recent_messages("s1", 1) or []] == [AWKWARD]
     reread = await store.get_message("s1", message.uuid)

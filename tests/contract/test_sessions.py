@@ -54,7 +54,7 @@ async def test_delete_session_removes_its_messages(store: Store) -> None:
     assert await store.delete_session("s1") is True
     assert await store.get_session("s1") is None
     assert await store.recent_messages("s1", 10) is None
-    [again] = await store.append_messages("s1", [new_message("three")], NOW)
+    [again] = (await store.append_messages("s1", [new_message("three")], NOW)).messages
     assert again.sequence == 1
     assert [m.content for m in await store.recent_messages("s1", 10) or []] == ["three"]
 

@@ -18,7 +18,9 @@ async def test_no_summary_reads_as_none(store: Store) -> None:
 
 async def test_first_summary_is_version_one_and_reads_back(store: Store) -> None:
     """The first summary is stored with version 1 and read back unchanged."""
-    stored = await store.append_messages("s1", [new_message(str(n)) for n in range(5)], NOW)
+    stored = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(5)], NOW)
+    ).messages
     first = summary_of(stored[2], version=1, content="Jane: 0 1 2")
     assert await store.save_summary("s1", first) is True
     assert await store.get_summary("s1") == first
@@ -26,7 +28,9 @@ async def test_first_summary_is_version_one_and_reads_back(store: Store) -> None
 
 async def test_save_requires_the_next_version(store: Store) -> None:
     """Compare-and-set: a save whose version is not the stored one plus one stores nothing."""
-    stored = await store.append_messages("s1", [new_message(str(n)) for n in range(6)], NOW)
+    stored = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(6)], NOW)
+    ).messages
     first = summary_of(stored[1], version=1)
     assert await store.save_summary("s1", first)
     assert not await store.save_summary("s1", summary_of(stored[3], version=1))  # a lost race
@@ -39,7 +43,9 @@ async def test_save_requires_the_next_version(store: Store) -> None:
 
 async def test_covered_point_only_moves_forward(store: Store) -> None:
     """A summary that covers no more than the stored one is refused, whatever its version."""
-    stored = await store.append_messages("s1", [new_message(str(n)) for n in range(6)], NOW)
+    stored = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(6)], NOW)
+    ).messages
     assert await store.save_summary("s1", summary_of(stored[3], version=1))
     assert not await store.save_summary("s1", summary_of(stored[3], version=2))
     assert not await store.save_summary("s1", summary_of(stored[1], version=2))
@@ -49,7 +55,9 @@ async def test_covered_point_only_moves_forward(store: Store) -> None:
 
 async def test_concurrent_saves_of_one_version_have_one_winner(store: Store) -> None:
     """Of many writers saving the same next version at once, exactly one succeeds."""
-    stored = await store.append_messages("s1", [new_message(str(n)) for n in range(20)], NOW)
+    stored = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(20)], NOW)
+    ).messages
     candidates = [summary_of(stored[n], version=1, content=f"writer {n}") for n in range(10)]
     results = await asyncio.gather(*(store.save_summary("s1", c) for c in candidates))
     assert results.count(True) == 1
@@ -59,7 +67,7 @@ async def test_concurrent_saves_of_one_version_have_one_winner(store: Store) -> 
 
 async def test_summary_of_missing_messages_is_refused(store: Store) -> None:
     """A summary of a missing session, or naming a message not stored there, is refused."""
-    stored = await store.append_messages("s1", [new_message(), new_message()], NOW)
+    stored = (await store.append_messages("s1", [new_message(), new_message()], NOW)).messages
     assert not await store.save_summary("nope", summary_of(stored[0], version=1))
     assert not await store.save_summary("s2", summary_of(stored[0], version=1))
     wrong_uuid = replace(summary_of(stored[0], version=1), last_message_sequence=2)
@@ -69,25 +77,31 @@ async def test_summary_of_missing_messages_is_refused(store: Store) -> None:
 
 async def test_delete_messages_deletes_the_summary(store: Store) -> None:
     """DeleteMemory removes the summary; a late save of the deleted messages is refused."""
-    stored = await store.append_messages("s1", [new_message(str(n)) for n in range(4)], NOW)
+    stored = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(4)], NOW)
+    ).messages
     assert await store.save_summary("s1", summary_of(stored[1], version=1))
     assert await store.delete_messages("s1", later(1))
     assert await store.get_summary("s1") is None
     assert not await store.save_summary("s1", summary_of(stored[3], version=1))
     assert not await store.save_summary("s1", summary_of(stored[3], version=2))
-    fresh = await store.append_messages("s1", [new_message("new")], later(2))
+    fresh = (await store.append_messages("s1", [new_message("new")], later(2))).messages
     assert await store.save_summary("s1", summary_of(fresh[0], version=1))
 
 
 async def test_delete_session_deletes_summary_and_lease(store: Store) -> None:
     """DeleteSession removes summary and lease; a late save for the old session is refused."""
-    stored = await store.append_messages("s1", [new_message(str(n)) for n in range(4)], NOW)
+    stored = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(4)], NOW)
+    ).messages
     assert await store.save_summary("s1", summary_of(stored[1], version=1))
     assert await store.acquire_summary_lease("s1", "a", NOW, later(60))
     assert await store.delete_session("s1")
     assert await store.get_summary("s1") is None
     assert await store.acquire_summary_lease("s1", "b", NOW, later(60))
-    reborn = await store.append_messages("s1", [new_message(str(n)) for n in range(4)], NOW)
+    reborn = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(4)], NOW)
+    ).messages
     assert not await store.save_summary("s1", summary_of(stored[3], version=1))
     assert await store.save_summary("s1", summary_of(reborn[3], version=1))
 
@@ -140,7 +154,9 @@ async def test_sessions_to_summarize_lists_backlogs_in_pages(store: Store) -> No
 
 async def test_sessions_to_summarize_after_delete_counts_new_messages(store: Store) -> None:
     """After DeleteMemory only the messages appended since count towards the backlog."""
-    stored = await store.append_messages("a", [new_message(str(n)) for n in range(20)], NOW)
+    stored = (
+        await store.append_messages("a", [new_message(str(n)) for n in range(20)], NOW)
+    ).messages
     assert await store.save_summary("a", summary_of(stored[15], version=1))
     assert await store.delete_messages("a", later(1))
     await store.append_messages("a", [new_message(str(n)) for n in range(3)], later(2))

@@ -20,6 +20,7 @@ from tests.support.llm_endpoint import LlmEndpoint
 from tests.support.messages import message
 from tests.support.server_process import ServerProcess
 from tests.support.stores import StoreUrls
+from tests.support.streams import history, import_requests
 
 WINDOW = 12
 SUMMARIZER = "memoria.v1.Summarizer"
@@ -113,6 +114,14 @@ def test_a_500_message_batch_is_folded_in_chunks(stubs: Stubs, session_id: str) 
     assert memory.summary.last_message_sequence == 500 - WINDOW // 2
     assert memory.summary.version >= 2  # more than one chunk of 4000 tokens
     assert memory.summary.token_count <= 512
+
+
+def test_imported_history_is_folded_too(stubs: Stubs, session_id: str) -> None:
+    report = stubs.memory.ImportMessages(import_requests(session_id, history(300), per_request=70))
+    assert report.stored == 300
+    memory = wait_caught_up(stubs, session_id, 300)
+    assert memory.summary.last_message_sequence == 300 - WINDOW // 2
+    assert "Jane:" in memory.summary.content
 
 
 def test_delete_memory_deletes_the_summary(stubs: Stubs, session_id: str) -> None:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.support.server_process import ServerProcess
 
@@ -34,8 +35,20 @@ def run_block(block: str, address: str) -> str:
     return result.stdout + result.stderr
 
 
+def json_objects(text: str) -> list[Any]:
+    """The JSON objects grpcurl prints one after the other (one per streamed response)."""
+    decoder = json.JSONDecoder()
+    objects, position = [], 0
+    while position < len(text.rstrip()):
+        found, position = decoder.raw_decode(text, position)
+        objects.append(found)
+        while position < len(text) and text[position].isspace():
+            position += 1
+    return objects
+
+
 def test_grpcurl_walkthrough(server: ServerProcess) -> None:
-    listing, add, get, error = walkthrough_blocks()
+    listing, add, get, import_, stream, error = walkthrough_blocks()
 
     services = run_block(listing, server.address).split()
     assert {
@@ -54,6 +67,20 @@ def test_grpcurl_walkthrough(server: ServerProcess) -> None:
     memory = json.loads(run_block(get, server.address))
     assert [m["role"] for m in memory["messages"]] == ["Jane", "HistoryBot", "Jane"]
     assert int(memory["token_count"]) == sum(m["token_count"] for m in stored)
+
+    imported = json.loads(run_block(import_, server.address))
+    assert (imported["received"], imported["stored"]) == ("2", "2")
+    again = json.loads(run_block(import_, server.address))
+    # As the README says; grpcurl leaves out fields that are zero.
+    assert (again.get("stored", "0"), again["duplicates"]) == ("0", "2")
+    exported = json_objects(run_block(stream, server.address))
+    messages = [m for response in exported for m in response.get("messages", [])]
+    assert [m["content"] for m in messages] == [
+        "Recommend a first Octavia Butler novel.",
+        "Start with Kindred (1979).",
+    ]
+    assert messages[0]["created_at"] == "2024-03-01T09:00:00Z"
+    assert exported[-1]["last_sequence"] == "2" and exported[-1]["caught_up"]
 
     printed = run_block(error, server.address)
     assert "Code: InvalidArgument" in printed

@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.models import Message
+from server.domain.models import AppendResult, Message
 from server.storage.mongo import MongoStore
 from server.storage.mongo.documents import Document, message_document
 from tests.support.records import NOW, new_message
@@ -29,7 +29,7 @@ async def test_counter_behind_the_messages_is_skipped_past(
     await store.append_messages("s1", [new_message(str(n)) for n in range(3)], NOW)
     await raw["sessions"].update_one({"_id": "s1"}, {"$set": {"last_sequence": 1}})
     batch = [new_message(f"b{n}") for n in range(4)]  # reserved 2..5: 2 and 3 are taken
-    stored = await store.append_messages("s1", batch, NOW)
+    stored = (await store.append_messages("s1", batch, NOW)).messages
     # The positions of the failed reservation stay unused: sequences may have gaps.
     assert [m.sequence for m in stored] == [6, 7, 8, 9]
     assert [m.uuid for m in stored] == [m.uuid for m in batch]
@@ -48,7 +48,7 @@ async def test_position_taken_mid_batch_moves_the_whole_batch(
     stray = new_message("stray").stored_at(5)
     await raw["messages"].insert_one(message_document("s1", stray))
     batch = [new_message(f"b{n}") for n in range(4)]  # reserved 3..6: 5 is taken
-    stored = await store.append_messages("s1", batch, NOW)
+    stored = (await store.append_messages("s1", batch, NOW)).messages
     assert [m.sequence for m in stored] == [7, 8, 9, 10]
     listed = await stored_messages(store, "s1")
     assert [(m.sequence, m.content) for m in listed] == [
@@ -80,12 +80,14 @@ async def test_retry_after_a_crash_half_way_stores_each_message_once(
     await raw["messages"].insert_many(
         [message_document("s1", message.stored_at(n + 1)) for n, message in enumerate(batch[:2])]
     )
-    stored = await store.append_messages("s1", batch, NOW)
+    result = await store.append_messages("s1", batch, NOW)
+    stored = result.messages
+    assert result.added == 2  # the first two were stored by the crashed append
     assert [m.uuid for m in stored] == [m.uuid for m in batch]
     assert [m.sequence for m in stored] == [1, 2, 5, 6]
     listed = await stored_messages(store, "s1")
     assert [m.uuid for m in listed] == [m.uuid for m in batch]
-    assert await store.append_messages("s1", batch, NOW) == stored
+    assert await store.append_messages("s1", batch, NOW) == AppendResult(stored, 0)
 
 
 async def test_racing_processes_keep_every_batch_whole(stores: list[MongoStore]) -> None:
@@ -104,10 +106,11 @@ async def test_racing_processes_keep_every_batch_whole(stores: list[MongoStore])
     assert sequences == sorted(set(sequences))
     by_uuid = {m.uuid: m for m in listed}
     for batch, result in zip(batches, results, strict=True):
-        assert [m.uuid for m in result] == [m.uuid for m in batch]
-        assert result == [by_uuid[m.uuid] for m in batch]
-        first = result[0].sequence
-        assert [m.sequence for m in result] == list(range(first, first + 5))
+        assert result.added == 5
+        assert [m.uuid for m in result.messages] == [m.uuid for m in batch]
+        assert result.messages == [by_uuid[m.uuid] for m in batch]
+        first = result.messages[0].sequence
+        assert [m.sequence for m in result.messages] == list(range(first, first + 5))
 
 
 async def test_same_batch_from_two_processes_is_stored_once(stores: list[MongoStore]) -> None:
@@ -122,7 +125,9 @@ async def test_same_batch_from_two_processes_is_stored_once(stores: list[MongoSt
         listed = await stored_messages(stores[0], session_id)
         assert sorted(m.uuid for m in listed) == sorted(m.uuid for m in batch)
         by_uuid = {m.uuid: m for m in listed}
-        assert first == second == [by_uuid[m.uuid] for m in batch]
+        assert first.messages == second.messages == [by_uuid[m.uuid] for m in batch]
+        # Each message counted as added by exactly one of the two.
+        assert first.added + second.added == len(batch)
 
 
 async def test_locks_are_released_after_use(store: MongoStore) -> None:

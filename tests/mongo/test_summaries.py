@@ -19,7 +19,9 @@ from tests.support.records import NOW, later, new_message, summary_of
 async def test_racing_processes_store_each_version_once(stores: list[MongoStore]) -> None:
     """Processes saving the same next version at once: one wins each round, and the
     covered point only moves forward."""
-    stored = await stores[0].append_messages("s1", [new_message(str(n)) for n in range(40)], NOW)
+    stored = (
+        await stores[0].append_messages("s1", [new_message(str(n)) for n in range(40)], NOW)
+    ).messages
     winners = []
     for version in range(1, 6):
         candidates = [
@@ -41,7 +43,9 @@ async def test_only_the_latest_version_keeps_its_content(
 ) -> None:
     """Older versions stay as markers without content; a writer far behind cannot
     reuse their slots."""
-    stored = await store.append_messages("s1", [new_message(str(n)) for n in range(10)], NOW)
+    stored = (
+        await store.append_messages("s1", [new_message(str(n)) for n in range(10)], NOW)
+    ).messages
     for version in range(1, 5):
         assert await store.save_summary("s1", summary_of(stored[version], version=version))
     documents = await raw["summaries"].find({"session_id": "s1"}).sort("version", 1).to_list()
@@ -57,9 +61,10 @@ async def test_a_save_racing_a_delete_leaves_no_summary(stores: list[MongoStore]
     deleted messages' summary does not survive."""
     for round_ in range(15):
         session_id = f"s{round_}"
-        stored = await stores[0].append_messages(
+        appended = await stores[0].append_messages(
             session_id, [new_message(str(n)) for n in range(8)], NOW
         )
+        stored = appended.messages
         await asyncio.gather(
             stores[0].save_summary(session_id, summary_of(stored[5], version=1)),
             stores[1].delete_messages(session_id, later(1)),

@@ -76,6 +76,18 @@ class ServerProcess:
         self.process = None
         return code
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server is not running"
+        return self.process.pid
+
+    def memory(self, field: str = "VmRSS") -> int:
+        """A memory figure of the server process from /proc/<pid>/status, in bytes."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) * 1024
+        raise KeyError(field)
+
     def access_log(self, method: str) -> list[str]:
         return [line for line in self.log if "memoria.access" in line and method in line]
 

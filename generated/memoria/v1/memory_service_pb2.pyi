@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from memoria.v1 import message_pb2 as _message_pb2
@@ -393,3 +394,220 @@ class UpdateMessageResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateMessageResponse: _TypeAlias = UpdateMessageResponse  # noqa: Y015
+
+@_typing.final
+class StreamMessagesRequest(_message.Message):
+    """Request of MemoryService.StreamMessages. At most one of after_sequence and
+    after_uuid may be set; with neither, the stream starts at the first message.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    AFTER_UUID_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    FOLLOW_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """Identifier of the session."""
+    after_sequence: _builtins.int
+    """Start after the message with this sequence (exclusive): pass the
+    last_sequence of the last response received to resume. 0 starts at the
+    beginning. Must not be negative.
+    """
+    after_uuid: _builtins.str
+    """Start after the message with this uuid (exclusive). NOT_FOUND when the
+    session has no such message.
+    """
+    batch_size: _builtins.int
+    """Most messages per response, 1 to 1000; 0 means 500. The server may send
+    fewer, e.g. to keep a response of large messages under a few MiB.
+    """
+    follow: _builtins.bool
+    """Keep the stream open after the last stored message and deliver new
+    messages as they are stored, until the client cancels or its deadline
+    passes. New messages are noticed at once when stored through the same
+    server, otherwise within the server's poll interval
+    (MEMORIA_FOLLOW_POLL_INTERVAL, 0.2 s by default).
+    """
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        after_sequence: _builtins.int = ...,
+        after_uuid: _builtins.str = ...,
+        batch_size: _builtins.int = ...,
+        follow: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "after_uuid", b"after_uuid", "batch_size", b"batch_size", "follow", b"follow", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamMessagesRequest: _TypeAlias = StreamMessagesRequest  # noqa: Y015
+
+@_typing.final
+class StreamMessagesResponse(_message.Message):
+    """Response of MemoryService.StreamMessages: the next messages of the session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
+    CAUGHT_UP_FIELD_NUMBER: _builtins.int
+    last_sequence: _builtins.int
+    """Sequence of the last message sent so far (of this response, or the
+    starting point when it has none): send it back as after_sequence to
+    resume the stream after it.
+    """
+    caught_up: _builtins.bool
+    """True when no newer message was stored at the time the server read these:
+    the client has the whole history up to now. A follow stream that reaches
+    the end of the history sends one response with caught_up set, with no
+    messages if need be, before waiting for new ones.
+    """
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
+        """Messages in sequence order, continuing the previous response without gap
+        or repeat. Empty only in a follow stream's caught-up notice.
+        """
+
+    def __init__(
+        self,
+        *,
+        messages: _abc.Iterable[_message_pb2.Message] | None = ...,
+        last_sequence: _builtins.int = ...,
+        caught_up: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "last_sequence", b"last_sequence", "messages", b"messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamMessagesResponse: _TypeAlias = StreamMessagesResponse  # noqa: Y015
+
+@_typing.final
+class ImportedMessage(_message.Message):
+    """A message to import, as it was in its original history."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UUID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    ROLE_TYPE_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    uuid: _builtins.str
+    """Identifier of the message, an RFC 4122 UUID. Assigned by the server when
+    empty; give one to make the import idempotent.
+    """
+    role: _builtins.str
+    """Free-text name of the speaker. Optional."""
+    role_type: _message_pb2.RoleType.ValueType
+    """Kind of speaker. Required."""
+    content: _builtins.str
+    """Text of the message, UTF-8, within the server's content limit."""
+    @_builtins.property
+    def metadata(self) -> _struct_pb2.Struct:
+        """Arbitrary JSON object; the top-level key "system" is reserved for the
+        server and rejected.
+        """
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the message was originally written. Stored as the message's
+        created_at (to the microsecond). Unset means the time of the import.
+        """
+
+    def __init__(
+        self,
+        *,
+        uuid: _builtins.str = ...,
+        role: _builtins.str = ...,
+        role_type: _message_pb2.RoleType.ValueType = ...,
+        content: _builtins.str = ...,
+        metadata: _struct_pb2.Struct | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "created_at", b"created_at", "metadata", b"metadata", "role", b"role", "role_type", b"role_type", "uuid", b"uuid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportedMessage: _TypeAlias = ImportedMessage  # noqa: Y015
+
+@_typing.final
+class ImportMessagesRequest(_message.Message):
+    """Request of MemoryService.ImportMessages: one batch of the stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """Identifier of the session to import into, created if needed. Required
+    in the first request of the stream; later requests leave it empty or
+    repeat the same id.
+    """
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportedMessage]:
+        """The next messages of the history, in order. At most the server's
+        per-request limit (MEMORIA_MAX_MESSAGES_PER_REQUEST, 1000 by default);
+        may be empty.
+        """
+
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        messages: _abc.Iterable[Global___ImportedMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportMessagesRequest: _TypeAlias = ImportMessagesRequest  # noqa: Y015
+
+@_typing.final
+class ImportMessagesResponse(_message.Message):
+    """Response of MemoryService.ImportMessages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    STORED_FIELD_NUMBER: _builtins.int
+    DUPLICATES_FIELD_NUMBER: _builtins.int
+    LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
+    received: _builtins.int
+    """Messages received in the stream."""
+    stored: _builtins.int
+    """Messages stored by this import."""
+    duplicates: _builtins.int
+    """Messages not stored because their uuid was already stored in the session
+    or appeared earlier in the stream. received = stored + duplicates.
+    """
+    last_sequence: _builtins.int
+    """Highest sequence among the messages of this import, whether stored now
+    or before; 0 when there were none.
+    """
+    def __init__(
+        self,
+        *,
+        received: _builtins.int = ...,
+        stored: _builtins.int = ...,
+        duplicates: _builtins.int = ...,
+        last_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicates", b"duplicates", "last_sequence", b"last_sequence", "received", b"received", "stored", b"stored"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportMessagesResponse: _TypeAlias = ImportMessagesResponse  # noqa: Y015

@@ -66,6 +66,16 @@ class MemoryServiceStub:
                 request_serializer=memoria_dot_v1_dot_memory__service__pb2.UpdateMessageRequest.SerializeToString,
                 response_deserializer=memoria_dot_v1_dot_memory__service__pb2.UpdateMessageResponse.FromString,
                 _registered_method=True)
+        self.StreamMessages = channel.unary_stream(
+                '/memoria.v1.MemoryService/StreamMessages',
+                request_serializer=memoria_dot_v1_dot_memory__service__pb2.StreamMessagesRequest.SerializeToString,
+                response_deserializer=memoria_dot_v1_dot_memory__service__pb2.StreamMessagesResponse.FromString,
+                _registered_method=True)
+        self.ImportMessages = channel.stream_unary(
+                '/memoria.v1.MemoryService/ImportMessages',
+                request_serializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesRequest.SerializeToString,
+                response_deserializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -120,6 +130,39 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamMessages(self, request, context):
+        """Streams the messages of a session in order, oldest first, several per
+        response, from the beginning or after a cursor. The server reads the
+        history in bounded batches and only as fast as the client takes them, so
+        a history of any length costs it the same memory. Every response carries
+        last_sequence: a client that loses the stream resumes exactly where it
+        stopped by sending it back as after_sequence. Without follow the stream
+        ends after the last stored message; with follow it stays open and
+        delivers new messages as they are stored (by this server or another one
+        sharing the store) until the client cancels or its deadline passes.
+        Fails with NOT_FOUND for an unknown session, or when after_uuid names no
+        message of the session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportMessages(self, request_iterator, context):
+        """Imports a long history into one session: a stream of requests, each with
+        a batch of messages, appended in stream order and written in batches.
+        Idempotent by uuid: a message whose uuid is already stored in the session
+        (or earlier in the stream) is counted as a duplicate and not stored again,
+        so an interrupted import can simply be sent again. A malformed message
+        ends the call with INVALID_ARGUMENT naming its position in the stream
+        (e.g. messages[12345].role_type); every message before it is stored, none
+        after it, and the error says how many were committed (a
+        google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
+        "committed", also in the error text), so the client resumes from there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -152,6 +195,16 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.UpdateMessage,
                     request_deserializer=memoria_dot_v1_dot_memory__service__pb2.UpdateMessageRequest.FromString,
                     response_serializer=memoria_dot_v1_dot_memory__service__pb2.UpdateMessageResponse.SerializeToString,
+            ),
+            'StreamMessages': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamMessages,
+                    request_deserializer=memoria_dot_v1_dot_memory__service__pb2.StreamMessagesRequest.FromString,
+                    response_serializer=memoria_dot_v1_dot_memory__service__pb2.StreamMessagesResponse.SerializeToString,
+            ),
+            'ImportMessages': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportMessages,
+                    request_deserializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesRequest.FromString,
+                    response_serializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -318,6 +371,60 @@ class MemoryService:
             '/memoria.v1.MemoryService/UpdateMessage',
             memoria_dot_v1_dot_memory__service__pb2.UpdateMessageRequest.SerializeToString,
             memoria_dot_v1_dot_memory__service__pb2.UpdateMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/memoria.v1.MemoryService/StreamMessages',
+            memoria_dot_v1_dot_memory__service__pb2.StreamMessagesRequest.SerializeToString,
+            memoria_dot_v1_dot_memory__service__pb2.StreamMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportMessages(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/memoria.v1.MemoryService/ImportMessages',
+            memoria_dot_v1_dot_memory__service__pb2.ImportMessagesRequest.SerializeToString,
+            memoria_dot_v1_dot_memory__service__pb2.ImportMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

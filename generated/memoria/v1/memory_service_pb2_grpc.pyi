@@ -55,6 +55,31 @@ class MemoryServiceStub:
     """Returns one message of a session."""
     UpdateMessage: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.UpdateMessageRequest, _memory_service_pb2.UpdateMessageResponse]
     """Changes the metadata of one message."""
+    StreamMessages: _grpc.UnaryStreamMultiCallable[_memory_service_pb2.StreamMessagesRequest, _memory_service_pb2.StreamMessagesResponse]
+    """Streams the messages of a session in order, oldest first, several per
+    response, from the beginning or after a cursor. The server reads the
+    history in bounded batches and only as fast as the client takes them, so
+    a history of any length costs it the same memory. Every response carries
+    last_sequence: a client that loses the stream resumes exactly where it
+    stopped by sending it back as after_sequence. Without follow the stream
+    ends after the last stored message; with follow it stays open and
+    delivers new messages as they are stored (by this server or another one
+    sharing the store) until the client cancels or its deadline passes.
+    Fails with NOT_FOUND for an unknown session, or when after_uuid names no
+    message of the session.
+    """
+    ImportMessages: _grpc.StreamUnaryMultiCallable[_memory_service_pb2.ImportMessagesRequest, _memory_service_pb2.ImportMessagesResponse]
+    """Imports a long history into one session: a stream of requests, each with
+    a batch of messages, appended in stream order and written in batches.
+    Idempotent by uuid: a message whose uuid is already stored in the session
+    (or earlier in the stream) is counted as a duplicate and not stored again,
+    so an interrupted import can simply be sent again. A malformed message
+    ends the call with INVALID_ARGUMENT naming its position in the stream
+    (e.g. messages[12345].role_type); every message before it is stored, none
+    after it, and the error says how many were committed (a
+    google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
+    "committed", also in the error text), so the client resumes from there.
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -83,6 +108,31 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """Returns one message of a session."""
     UpdateMessage: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.UpdateMessageRequest, _memory_service_pb2.UpdateMessageResponse]  # type: ignore[assignment]
     """Changes the metadata of one message."""
+    StreamMessages: _aio.UnaryStreamMultiCallable[_memory_service_pb2.StreamMessagesRequest, _memory_service_pb2.StreamMessagesResponse]  # type: ignore[assignment]
+    """Streams the messages of a session in order, oldest first, several per
+    response, from the beginning or after a cursor. The server reads the
+    history in bounded batches and only as fast as the client takes them, so
+    a history of any length costs it the same memory. Every response carries
+    last_sequence: a client that loses the stream resumes exactly where it
+    stopped by sending it back as after_sequence. Without follow the stream
+    ends after the last stored message; with follow it stays open and
+    delivers new messages as they are stored (by this server or another one
+    sharing the store) until the client cancels or its deadline passes.
+    Fails with NOT_FOUND for an unknown session, or when after_uuid names no
+    message of the session.
+    """
+    ImportMessages: _aio.StreamUnaryMultiCallable[_memory_service_pb2.ImportMessagesRequest, _memory_service_pb2.ImportMessagesResponse]  # type: ignore[assignment]
+    """Imports a long history into one session: a stream of requests, each with
+    a batch of messages, appended in stream order and written in batches.
+    Idempotent by uuid: a message whose uuid is already stored in the session
+    (or earlier in the stream) is counted as a duplicate and not stored again,
+    so an interrupted import can simply be sent again. A malformed message
+    ends the call with INVALID_ARGUMENT naming its position in the stream
+    (e.g. messages[12345].role_type); every message before it is stored, none
+    after it, and the error says how many were committed (a
+    google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
+    "committed", also in the error text), so the client resumes from there.
+    """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """MemoryService stores the messages of sessions and returns prompt-ready
@@ -144,5 +194,42 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_memory_service_pb2.UpdateMessageResponse, _abc.Awaitable[_memory_service_pb2.UpdateMessageResponse]]:
         """Changes the metadata of one message."""
+
+    @_abc_1.abstractmethod
+    def StreamMessages(
+        self,
+        request: _memory_service_pb2.StreamMessagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_memory_service_pb2.StreamMessagesResponse], _abc.AsyncIterator[_memory_service_pb2.StreamMessagesResponse]]:
+        """Streams the messages of a session in order, oldest first, several per
+        response, from the beginning or after a cursor. The server reads the
+        history in bounded batches and only as fast as the client takes them, so
+        a history of any length costs it the same memory. Every response carries
+        last_sequence: a client that loses the stream resumes exactly where it
+        stopped by sending it back as after_sequence. Without follow the stream
+        ends after the last stored message; with follow it stays open and
+        delivers new messages as they are stored (by this server or another one
+        sharing the store) until the client cancels or its deadline passes.
+        Fails with NOT_FOUND for an unknown session, or when after_uuid names no
+        message of the session.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportMessages(
+        self,
+        request_iterator: _MaybeAsyncIterator[_memory_service_pb2.ImportMessagesRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.ImportMessagesResponse, _abc.Awaitable[_memory_service_pb2.ImportMessagesResponse]]:
+        """Imports a long history into one session: a stream of requests, each with
+        a batch of messages, appended in stream order and written in batches.
+        Idempotent by uuid: a message whose uuid is already stored in the session
+        (or earlier in the stream) is counted as a duplicate and not stored again,
+        so an interrupted import can simply be sent again. A malformed message
+        ends the call with INVALID_ARGUMENT naming its position in the stream
+        (e.g. messages[12345].role_type); every message before it is stored, none
+        after it, and the error says how many were committed (a
+        google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
+        "committed", also in the error text), so the client resumes from there.
+        """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -102,7 +102,10 @@ class Message(_message.Message):
 
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
-        """When the server stored the message. Output only."""
+        """When the server stored the message, or, for a message brought in by
+        MemoryService.ImportMessages, the original time given there. Output only:
+        ignored on input (ImportMessages takes it in ImportedMessage.created_at).
+        """
 
     def __init__(
         self,

@@ -16,16 +16,17 @@ idempotent).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import DESCENDING, ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.asynchronous.cursor import AsyncCursor
+from pymongo.errors import BulkWriteError, CursorNotFound, DuplicateKeyError
 
 from server.domain.clock import to_micros
 from server.domain.errors import Unavailable
-from server.domain.models import JsonObject, Message, NewMessage
+from server.domain.models import AppendResult, JsonObject, Message, NewMessage
 from server.storage.mongo.documents import (
     Document,
     message_document,
@@ -33,12 +34,13 @@ from server.storage.mongo.documents import (
     metadata_document,
     new_session_fields,
 )
-from server.storage.mongo.errors import DUPLICATE_KEY
+from server.storage.mongo.errors import DUPLICATE_KEY, translate_errors
 from server.storage.mongo.schema import Collections
 from server.storage.mongo.summaries import delete_summary_state
 
 __all__ = [
     "MAX_APPEND_ATTEMPTS",
+    "CursorReader",
     "append_messages",
     "delete_messages",
     "get_message",
@@ -58,7 +60,7 @@ async def append_messages(
     session_id: str,
     messages: Sequence[NewMessage],
     now: datetime,
-) -> list[Message]:
+) -> AppendResult:
     """See ``Store.append_messages``. The caller serializes the appends to one
     session within this process; this function stays correct without that.
 
@@ -69,9 +71,15 @@ async def append_messages(
     """
     now_micros = to_micros(now)
     stored: dict[str, Message] = {}
-    for _ in range(MAX_APPEND_ATTEMPTS):
-        missing = [m.uuid for m in messages if m.uuid not in stored]
-        stored.update(await _stored_by_uuid(collections, session_id, missing))
+    added_count = 0
+    # The first attempt inserts without looking the uuids up: the unique index
+    # checks them anyway, and new messages (imports, AddMemory) are the common case.
+    # On FerretDB, which filters in its own memory, a lookup costs a scan of the
+    # collection. A stored uuid stops the insert; the next attempt looks them up.
+    for attempt in range(MAX_APPEND_ATTEMPTS):
+        if attempt:
+            missing = [m.uuid for m in messages if m.uuid not in stored]
+            stored.update(await _stored_by_uuid(collections, session_id, missing))
         pending = [m for m in messages if m.uuid not in stored]
         if not pending and stored:
             break
@@ -80,6 +88,7 @@ async def append_messages(
         added = await _insert(collections, session_id, block)
         await _count(collections, session_id, added, now_micros)
         stored.update((message.uuid, message) for message in added)
+        added_count += len(added)
         if len(added) == len(block):
             break
     else:
@@ -87,7 +96,7 @@ async def append_messages(
             f"session {session_id!r}: concurrent appends took the reserved positions"
             f" {MAX_APPEND_ATTEMPTS} times in a row; retry"
         )
-    return [stored[message.uuid] for message in messages]
+    return AppendResult([stored[message.uuid] for message in messages], added_count)
 
 
 async def _stored_by_uuid(
@@ -135,7 +144,8 @@ async def _insert(collections: Collections, session_id: str, block: list[Message
     """Inserts the block in order; returns the messages that stay inserted.
 
     When a message's uuid turns out to be stored already (by a concurrent
-    append of the same message), the ones before it stay. When its position is
+    append of the same message, or before), the ones before it stay and the
+    positions reserved for the others are given back. When its position is
     taken, the ones before it are removed again, so that the batch stays
     contiguous in its next block, and the counter is moved past the positions
     in use.
@@ -149,18 +159,36 @@ async def _insert(collections: Collections, session_id: str, block: list[Message
         failed = _duplicate_index(exc)
     else:
         return block
+    # FerretDB v1 inserts in chunks of 100 and goes on with the next chunk after a
+    # failed one, ordered or not: what follows the failure may be stored too.
+    await _delete_ours(collections, documents[failed + 1 :])
     conflict = documents[failed]
     # FerretDB does not say which unique index was violated; the stored data does.
     holder = await collections.messages.find_one(
         {"session_id": session_id, "uuid": conflict["uuid"]}, projection={"_id": True}
     )
     if holder is not None and holder["_id"] != conflict["_id"]:
+        await _give_back(collections, session_id, block[failed:])
         return block[:failed]
-    if failed:
-        ours = [document["_id"] for document in documents[:failed]]
-        await collections.messages.delete_many({"_id": {"$in": ours}})
+    await _delete_ours(collections, documents[:failed])
     await _move_counter_past_last_message(collections, session_id)
     return []
+
+
+async def _delete_ours(collections: Collections, documents: list[Document]) -> None:
+    if documents:
+        ours = [document["_id"] for document in documents]
+        await collections.messages.delete_many({"_id": {"$in": ours}})
+
+
+async def _give_back(collections: Collections, session_id: str, unused: list[Message]) -> None:
+    """Returns reserved positions that stay unused to the counter, unless another
+    append reserved positions after them (then they stay a gap): a batch re-sent
+    whole does not move the session's sequences on."""
+    await collections.sessions.update_one(
+        {"_id": session_id, "last_sequence": unused[-1].sequence},
+        {"$inc": {"last_sequence": -len(unused)}},
+    )
 
 
 def _duplicate_index(error: BulkWriteError) -> int:
@@ -216,10 +244,17 @@ async def _read(
     if limit <= 0:  # a limit of 0 means "no limit" to MongoDB
         return [] if await _session_exists(collections, session_id) else None
     cursor = collections.messages.find(query).sort("sequence", order).limit(limit)
-    # Both queries at once; both are awaited to the end, so that during an
-    # outage neither failure is left unretrieved.
+    return await _in_existing_session(collections, session_id, cursor.to_list())
+
+
+async def _in_existing_session(
+    collections: Collections, session_id: str, read: Coroutine[Any, Any, list[Document]]
+) -> list[Message] | None:
+    """The messages of the documents ``read`` returns, or None when the session does
+    not exist. Both queries at once; both are awaited to the end, so that during an
+    outage neither failure is left unretrieved."""
     exists, documents = await asyncio.gather(
-        _session_exists(collections, session_id), cursor.to_list(), return_exceptions=True
+        _session_exists(collections, session_id), read, return_exceptions=True
     )
     for outcome in (exists, documents):
         if isinstance(outcome, BaseException):
@@ -228,6 +263,60 @@ async def _read(
         return None
     assert isinstance(documents, list)
     return [message_from_document(document) for document in documents]
+
+
+class CursorReader:
+    """``Store.read_messages`` on one server-side cursor over the (session, sequence)
+    index instead of one query per batch: a read takes what it asks for from the
+    driver's current batch, and a getMore fetches the next ``batch_size`` messages
+    when that runs out. (On FerretDB v1, which filters and sorts in its own memory,
+    every query costs a scan of the collection: one per stream, not one per batch.)
+
+    The cursor is closed when it is exhausted, and a later read queries again after
+    the last sequence read: that sees the messages stored since (follow mode). A
+    cursor the server dropped (idle past its cursor timeout while the client did not
+    read) is reopened at the same place.
+    """
+
+    def __init__(
+        self, collections: Collections, session_id: str, after_sequence: int, batch_size: int
+    ) -> None:
+        self._collections = collections
+        self._session_id = session_id
+        self._after = after_sequence
+        self._batch_size = batch_size
+        self._cursor: AsyncCursor[Document] | None = None
+
+    async def read(self, limit: int) -> list[Message] | None:
+        with translate_errors():
+            try:
+                messages = await _in_existing_session(
+                    self._collections, self._session_id, self._next(limit)
+                )
+            except CursorNotFound:
+                await self.close()
+                messages = await _in_existing_session(
+                    self._collections, self._session_id, self._next(limit)
+                )
+            if messages is None or len(messages) < limit:
+                await self.close()
+        if messages:
+            self._after = messages[-1].sequence
+        return messages
+
+    async def _next(self, limit: int) -> list[Document]:
+        if self._cursor is None:
+            query = {"session_id": self._session_id, "sequence": {"$gt": self._after}}
+            cursor = self._collections.messages.find(query).sort("sequence", 1)
+            # What the driver holds: at most one batch (and at most the server's 16 MiB).
+            self._cursor = cursor.batch_size(self._batch_size)
+        return await self._cursor.to_list(limit)
+
+    async def close(self) -> None:
+        if self._cursor is not None:
+            cursor, self._cursor = self._cursor, None
+            with translate_errors():
+                await cursor.close()
 
 
 async def recent_messages(

@@ -10,14 +10,22 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch, Summary
+from server.domain.models import (
+    AppendResult,
+    JsonObject,
+    Message,
+    NewMessage,
+    Session,
+    SessionPatch,
+    Summary,
+)
 from server.storage.mongo import leases, messages, sessions, summaries
 from server.storage.mongo.client import connect
 from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.locks import SessionLocks
 from server.storage.mongo.schema import Collections, create_indexes
-from server.storage.port import SessionCursor
+from server.storage.port import MessageReader, SessionCursor
 
 __all__ = ["MongoStore"]
 
@@ -89,12 +97,12 @@ class MongoStore:
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
-    ) -> list[Message]:
+    ) -> AppendResult:
         return await _run_to_completion(self._append_messages(session_id, messages_, now))
 
     async def _append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
-    ) -> list[Message]:
+    ) -> AppendResult:
         async with self._locks.hold(session_id):
             with translate_errors():
                 return await messages.append_messages(self._collections, session_id, messages_, now)
@@ -110,6 +118,11 @@ class MongoStore:
             return await messages.list_messages(
                 self._collections, session_id, after_sequence, limit
             )
+
+    def read_messages(
+        self, session_id: str, *, after_sequence: int, batch_size: int
+    ) -> MessageReader:
+        return messages.CursorReader(self._collections, session_id, after_sequence, batch_size)
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
         with translate_errors():

@@ -57,6 +57,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
     connection.execute("PRAGMA synchronous = NORMAL")  # durable at each WAL checkpoint
     connection.execute("PRAGMA busy_timeout = 5000")
+    # Imports of long histories insert random uuids into a large index: a bigger page
+    # cache and rarer checkpoints (each copies the WAL back and syncs) roughly double
+    # their rate at a million messages. Memory: up to 64 MiB of cache per connection;
+    # disk: the WAL grows to ~80 MiB between checkpoints.
+    connection.execute("PRAGMA cache_size = -65536")
+    connection.execute("PRAGMA wal_autocheckpoint = 20000")
     return connection
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from server.domain.clock import to_micros
-from server.domain.models import JsonObject, Message, NewMessage
+from server.domain.models import AppendResult, JsonObject, Message, NewMessage
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import MESSAGE_COLUMNS, dump_json, message_from_row, message_to_row
 from server.storage.sqlite.summaries import delete_summary_state
@@ -31,7 +31,7 @@ def append_messages(
     session_id: str,
     messages: Sequence[NewMessage],
     now: datetime,
-) -> list[Message]:
+) -> AppendResult:
     now_micros = to_micros(now)
     # The write lock is held for the whole transaction, so concurrent appends to
     # a session are serialized and each batch gets consecutive sequences.
@@ -48,26 +48,16 @@ def append_messages(
             last_sequence = 0
         else:
             (last_sequence,) = row
-        stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
-        result: list[Message] = []
-        added: list[Message] = []
-        for new in messages:
-            message = stored.get(new.uuid)
-            if message is None:
-                last_sequence += 1
-                message = new.stored_at(last_sequence)
-                added.append(message)
-            result.append(message)
+        result = _insert_all_new(connection, session_id, messages, last_sequence)
+        if result is None:  # some uuids were stored already: look them up
+            result = _insert_new_ones(connection, session_id, messages, last_sequence)
+        added = [message for message in result.messages if message.sequence > last_sequence]
         if added:
-            connection.executemany(
-                f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [message_to_row(session_id, message) for message in added],
-            )
             connection.execute(
                 "UPDATE sessions SET last_sequence = ?, message_count = message_count + ?,"
                 " token_count = token_count + ?, updated_at = ? WHERE session_id = ?",
                 (
-                    last_sequence,
+                    last_sequence + len(added),
                     len(added),
                     sum(m.token_count for m in added),
                     now_micros,
@@ -75,6 +65,53 @@ def append_messages(
                 ),
             )
     return result
+
+
+_INSERT = f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _insert_all_new(
+    connection: sqlite3.Connection,
+    session_id: str,
+    messages: Sequence[NewMessage],
+    last_sequence: int,
+) -> AppendResult | None:
+    """The common case, in one statement: inserts every message, assuming none is stored.
+
+    The unique index checks each uuid anyway, so a separate lookup would probe it
+    twice. When a uuid turns out to be stored (fewer rows inserted), rolls back
+    to before the insert and returns None.
+    """
+    stored = [new.stored_at(last_sequence + n) for n, new in enumerate(messages, start=1)]
+    rows = [message_to_row(session_id, message) for message in stored]
+    connection.execute("SAVEPOINT append_all")
+    inserted = connection.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+    if inserted.rowcount == len(rows):
+        connection.execute("RELEASE append_all")
+        return AppendResult(stored, len(stored))
+    connection.execute("ROLLBACK TO append_all")
+    connection.execute("RELEASE append_all")
+    return None
+
+
+def _insert_new_ones(
+    connection: sqlite3.Connection,
+    session_id: str,
+    messages: Sequence[NewMessage],
+    last_sequence: int,
+) -> AppendResult:
+    stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
+    result: list[Message] = []
+    added: list[Message] = []
+    for new in messages:
+        message = stored.get(new.uuid)
+        if message is None:
+            last_sequence += 1
+            message = new.stored_at(last_sequence)
+            added.append(message)
+        result.append(message)
+    connection.executemany(_INSERT, [message_to_row(session_id, m) for m in added])
+    return AppendResult(result, len(added))
 
 
 def _stored_by_uuid(

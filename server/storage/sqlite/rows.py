@@ -34,6 +34,8 @@ SUMMARY_COLUMNS = (
 
 
 def dump_json(value: JsonObject) -> str:
+    if not value:  # most messages carry no metadata: skip the encoder
+        return "{}"
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -8,8 +8,17 @@ from functools import partial
 from pathlib import Path
 
 from server.config import ConfigurationError
-from server.domain.models import JsonObject, Message, NewMessage, Session, SessionPatch, Summary
-from server.storage.port import SessionCursor
+from server.domain.models import (
+    AppendResult,
+    JsonObject,
+    Message,
+    NewMessage,
+    Session,
+    SessionPatch,
+    Summary,
+)
+from server.storage.port import MessageReader, SessionCursor
+from server.storage.readers import PagedReader
 from server.storage.sqlite import messages, sessions, summaries
 from server.storage.sqlite.connection import SqliteWorker
 from server.storage.sqlite.migrations import migrate
@@ -77,7 +86,7 @@ class SqliteStore:
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
-    ) -> list[Message]:
+    ) -> AppendResult:
         return await self._writer.run(
             partial(messages.append_messages, session_id=session_id, messages=messages_, now=now)
         )
@@ -98,6 +107,11 @@ class SqliteStore:
                 limit=limit,
             )
         )
+
+    def read_messages(
+        self, session_id: str, *, after_sequence: int, batch_size: int
+    ) -> MessageReader:
+        return PagedReader(self, session_id, after_sequence)
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
         return await self._reader.run(
