@@ -120,23 +120,33 @@ def test_cancelled_stream_resumes_without_gap_or_repeat(stubs: Stubs, session_id
     assert [m.sequence for m in after_uuid] == list(range(2991, 3001))
 
 
-def test_follow_delivers_messages_stored_after_it_started(stubs: Stubs, session_id: str) -> None:
-    import_history(stubs, session_id, history(5))
-    follower = Follower(stream(stubs, session_id, follow=True))
+def test_follow_delivers_messages_stored_after_it_started(
+    server: ServerProcess, session_id: str, tmp_path: Path
+) -> None:
+    # This server polls the store only once a minute, so a message that reaches
+    # the follower within the 5 s its reads wait was delivered by the wake-up of a
+    # write through the same server, not by a poll.
+    slow_poller = ServerProcess(
+        server.store_url, tmp_path, {"MEMORIA_FOLLOW_POLL_INTERVAL": "60"}
+    ).start()
+    stubs = Stubs.connect(slow_poller.address)
     try:
-        assert [m.sequence for m in follower.messages(5)] == [1, 2, 3, 4, 5]
-        started = time.monotonic()
-        stubs.memory.AddMemory(
-            pb.AddMemoryRequest(session_id=session_id, messages=[message("live 1")])
-        )
-        [live] = follower.messages(1)
-        assert (live.sequence, live.content) == (6, "live 1")
-        # Stored through this server: woken at once, not at the next poll.
-        assert time.monotonic() - started < 0.5
-        import_history(stubs, session_id, history(3, start=100))
-        assert [m.sequence for m in follower.messages(3)] == [7, 8, 9]
+        import_history(stubs, session_id, history(5))
+        follower = Follower(stream(stubs, session_id, follow=True))
+        try:
+            assert [m.sequence for m in follower.messages(5)] == [1, 2, 3, 4, 5]
+            stubs.memory.AddMemory(
+                pb.AddMemoryRequest(session_id=session_id, messages=[message("live 1")])
+            )
+            [live] = follower.messages(1)
+            assert (live.sequence, live.content) == (6, "live 1")
+            import_history(stubs, session_id, history(3, start=100))
+            assert [m.sequence for m in follower.messages(3)] == [7, 8, 9]
+        finally:
+            follower.cancel()
     finally:
-        follower.cancel()
+        stubs.close()
+        slow_poller.stop()
 
 
 def test_follow_sees_messages_stored_by_another_server(
