@@ -92,6 +92,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 retry_initial=settings.summary_retry_initial,
                 retry_max=settings.summary_retry_max,
                 concurrency=settings.summary_concurrency,
+                duty_cycle=settings.summary_duty_cycle,
             ),
             window=settings.window,
             report_health=lambda serving: health.report(SUMMARIZER_SERVICE, serving),

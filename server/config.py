@@ -86,6 +86,13 @@ class Settings(BaseSettings):
         60.0, gt=0, description="longest delay between two retries (the delay doubles)"
     )
     summary_concurrency: int = Field(4, ge=1, description="sessions summarized at once")
+    summary_duty_cycle: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="largest fraction of the time folding one session may be busy: it rests"
+        " between chunks so that a large backlog does not slow the RPCs (1: no rest)",
+    )
     summary_prompt: str = Field(
         DEFAULT_PROMPT,
         description="LLM prompt; {previous_summary}, {messages} and {token_budget} are filled in",

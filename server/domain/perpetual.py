@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from server.domain.clock import Clock, utc_now
 from server.domain.summaries import SummarizerError, SummaryFolder
 from server.storage.port import Store
 
-__all__ = ["HealthReport", "SummaryWorker", "WorkerSettings"]
+__all__ = ["HealthReport", "SummaryWorker", "WorkerSettings", "rest_after"]
 
 log = logging.getLogger("memoria.summary")
 
@@ -41,6 +42,15 @@ class WorkerSettings:
     retry_max: float = 60.0
     concurrency: int = 4
     resume_page: int = 100
+    # Largest fraction of the time one session's folding may be busy: it rests
+    # between chunks so that a large backlog (an imported archive) does not take
+    # the CPU from the RPCs. 1 folds without resting.
+    duty_cycle: float = 0.25
+
+
+def rest_after(busy_seconds: float, duty_cycle: float) -> float:
+    """How long to rest after ``busy_seconds`` of work to stay within ``duty_cycle``."""
+    return busy_seconds * (1 / duty_cycle - 1)
 
 
 class SummaryWorker:
@@ -153,19 +163,22 @@ class SummaryWorker:
                 while (plan := await self._folder.plan(session_id)) is not None:
                     if not await self._lease(session_id):  # renew before each chunk
                         return False
+                    started = time.monotonic()
                     saved = await self._folder.fold_chunk(session_id, plan)
                     await self._succeeded(session_id)
                     if saved is None:
                         log.info("summary of %s moved under us; starting over", session_id)
-                        continue
-                    log.info(
-                        "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
-                        session_id,
-                        saved.version,
-                        saved.last_message_sequence,
-                        saved.token_count,
-                        self.owner,
-                    )
+                    else:
+                        log.info(
+                            "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
+                            session_id,
+                            saved.version,
+                            saved.last_message_sequence,
+                            saved.token_count,
+                            self.owner,
+                        )
+                    busy = time.monotonic() - started
+                    await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
             finally:
                 await self._release(session_id)
         return True

@@ -13,6 +13,7 @@ next fold, and old sentences compete with new ones instead of piling up.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -64,14 +65,16 @@ class ExtractiveSummarizer:
         return "extractive"
 
     async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
-        units = self._units(previous, messages)
+        # The scoring is pure Python: run it off the event loop so that RPCs are not
+        # held up for the whole of a fold (tens of ms for a 4,000-token chunk).
+        units = await asyncio.to_thread(self._units, previous, messages)
         if not units:
             return previous
         counts = await self._tokens.count([_line(u.speaker, u.text) for u in units])
         for unit, count in zip(units, counts, strict=True):
             unit.tokens = count
         await self._shorten_long_sentences(units)
-        chosen = self._select(units)
+        chosen = await asyncio.to_thread(self._select, units)
         summary = _render(chosen)
         # Lines joined by the renderer cost a little less than counted, never more,
         # except for rare merges at boundaries: check and drop the weakest if needed.

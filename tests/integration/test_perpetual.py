@@ -310,13 +310,18 @@ def test_two_servers_racing_on_one_session(store_url: str, tmp_path: Path) -> No
 def assert_linear_history(servers: list[ServerProcess], session_id: str, version: int) -> None:
     """The servers' logs show each summary version 1..version saved exactly once, and
     the covered point moving only forward."""
-    saved = [
-        (int(found.group(2)), int(found.group(3)))
-        for server in servers
-        for line in server.log
-        if (found := SAVED.search(line)) and found.group(1) == session_id
-    ]
-    versions = sorted(saved_version for saved_version, _ in saved)
+
+    def saved() -> list[tuple[int, int]]:
+        return [
+            (int(found.group(2)), int(found.group(3)))
+            for server in servers
+            for line in server.log
+            if (found := SAVED.search(line)) and found.group(1) == session_id
+        ]
+
+    # A summary is readable a moment before its log line reaches the test.
+    wait_for(lambda: any(saved_version >= version for saved_version, _ in saved()))
+    versions = sorted(saved_version for saved_version, _ in saved())
     assert versions == list(range(1, version + 1))
-    throughs = [through for _, through in sorted(saved)]
+    throughs = [through for _, through in sorted(saved())]
     assert throughs == sorted(set(throughs))
