@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,6 +14,7 @@ from server.domain.validation import Violations
 from server.storage.port import Store
 
 __all__ = [
+    "DEFAULT_GAP_GRACE",
     "DEFAULT_STREAM_BATCH",
     "MAX_STREAM_BATCH",
     "STREAM_BATCH_BYTES",
@@ -29,6 +32,12 @@ STREAM_BATCH_BYTES = 4 * 1024 * 1024
 # What a message costs beyond its content (uuid, role, timestamps, framing).
 _MESSAGE_OVERHEAD_BYTES = 100
 _FIRST_READ = 16
+# How long a follower waits at a hole in the newest sequences before passing it.
+# On MongoDB two server processes appending to one session reserve their blocks of
+# sequences in one order and may insert them in the other: the later block can be
+# visible a moment before the earlier one. A hole can also be for good (a block
+# given back after a conflict), so the wait is bounded.
+DEFAULT_GAP_GRACE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +61,12 @@ class MessageBatch:
 
 
 async def stream_messages(
-    store: Store, signals: AppendSignals, poll_interval: float, request: StreamRequest
+    store: Store,
+    signals: AppendSignals,
+    poll_interval: float,
+    request: StreamRequest,
+    *,
+    gap_grace: float = DEFAULT_GAP_GRACE,
 ) -> AsyncIterator[MessageBatch]:
     """Yields the session's messages after the cursor, oldest first.
 
@@ -60,7 +74,9 @@ async def stream_messages(
     the consumer has taken: the caller's pace (gRPC flow control) bounds the memory.
     With ``follow``, waits for new messages after the end, polling the store every
     ``poll_interval`` seconds and woken early by ``signals``; ends with ``Unavailable``
-    when the server shuts down.
+    when the server shuts down. A following stream stops before a hole in the newest
+    sequences for up to ``gap_grace`` seconds, so that a message still being stored
+    by another process is delivered in its place, not skipped.
     """
     check = Violations()
     check.identifier("session_id", request.session_id)
@@ -92,6 +108,8 @@ async def stream_messages(
     # small enough, so even a history of 1 MiB messages is read a few at a time.
     read_limit = min(batch_size, _FIRST_READ)
     announced_caught_up = False
+    hole: _Hole | None = None
+    delivered = False
     reader = store.read_messages(session_id, after_sequence=after, batch_size=batch_size)
     try:
         with signals.subscribe(session_id) as wakeup:
@@ -101,12 +119,27 @@ async def stream_messages(
                 if messages is None:
                     raise NotFound("session", session_id)
                 caught_up = len(messages) < read_limit
+                holding = False
+                if request.follow and caught_up:
+                    # Before its first message the stream knows no position to be
+                    # contiguous with: sequences skip what DeleteMemory removed.
+                    hole = _hole(messages, after if delivered else None, hole)
+                    if hole is not None and time.monotonic() - hole.since < gap_grace:
+                        messages, holding = messages[: hole.index], True
                 chunks = _chunks(messages)
                 for number, chunk in enumerate(chunks, start=1):
-                    after = chunk[-1].sequence
-                    announced_caught_up = caught_up and number == len(chunks)
+                    after, delivered = chunk[-1].sequence, True
+                    announced_caught_up = caught_up and not holding and number == len(chunks)
                     yield MessageBatch(chunk, after, announced_caught_up)
                 read_limit = _next_read_limit(messages, read_limit, batch_size)
+                if holding:
+                    # The reader has gone past the hole: read again from before it.
+                    await reader.close()
+                    reader = store.read_messages(
+                        session_id, after_sequence=after, batch_size=batch_size
+                    )
+                    await _wait(signals, wakeup, min(poll_interval, gap_grace / 10), after)
+                    continue
                 if not caught_up:
                     continue
                 if not request.follow:
@@ -114,13 +147,41 @@ async def stream_messages(
                 if not announced_caught_up:
                     announced_caught_up = True
                     yield MessageBatch([], after, caught_up=True)
-                await wait_for(wakeup, poll_interval)
-                if signals.closed:
-                    raise Unavailable(
-                        f"the server is shutting down; resume with after_sequence={after}"
-                    )
+                await _wait(signals, wakeup, poll_interval, after)
     finally:
         await reader.close()
+
+
+async def _wait(signals: AppendSignals, wakeup: asyncio.Event, seconds: float, after: int) -> None:
+    """Waits for a wake-up or the next poll; ends the stream when the server shuts down."""
+    await wait_for(wakeup, seconds)
+    if signals.closed:
+        raise Unavailable(f"the server is shutting down; resume with after_sequence={after}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hole:
+    """A missing sequence: ``index`` is the position in the read of the message
+    after it, ``since`` when the stream first met it (``time.monotonic``)."""
+
+    sequence: int
+    index: int
+    since: float
+
+
+def _hole(messages: list[Message], after: int | None, known: _Hole | None) -> _Hole | None:
+    """The first hole in the sequences of ``messages``, which follow ``after`` when
+    it is given."""
+    if not messages:
+        return None
+    expected = messages[0].sequence if after is None else after + 1
+    for index, message in enumerate(messages):
+        if message.sequence != expected:
+            if known is not None and known.sequence == expected:
+                return _Hole(expected, index, known.since)
+            return _Hole(expected, index, time.monotonic())
+        expected += 1
+    return None
 
 
 def _size(message: Message) -> int:
