@@ -16,17 +16,21 @@ from memoria.v1 import (
     memory_service_pb2_grpc,
     session_service_pb2,
     session_service_pb2_grpc,
+    user_service_pb2,
+    user_service_pb2_grpc,
 )
 
 from server.api.health import SUMMARIZER_SERVICE, StoreHealth
 from server.api.interceptors import CallBoundary
 from server.api.memory_servicer import MemoryServicer
 from server.api.session_servicer import SessionServicer
+from server.api.user_servicer import UserServicer
 from server.config import ConfigurationError, Settings
 from server.domain.memory import MemoryManager
 from server.domain.perpetual import SummaryWorker, WorkerSettings
 from server.domain.sessions import SessionManager
 from server.domain.summaries import SummaryFolder
+from server.domain.users import UserManager
 from server.domain.validation import Limits
 from server.storage.open import open_store
 from server.summarizers.open import open_summarizer
@@ -39,6 +43,7 @@ log = logging.getLogger("memoria")
 SERVICE_NAMES = [
     session_service_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
     memory_service_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name,
+    user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
 ]
 
 
@@ -75,8 +80,12 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             ],
         )
         health = StoreHealth(store, SERVICE_NAMES, settings.health_interval)
+        sessions = SessionManager(store, limits)
         session_service_pb2_grpc.add_SessionServiceServicer_to_server(
-            SessionServicer(SessionManager(store, limits)), server
+            SessionServicer(sessions), server
+        )
+        user_service_pb2_grpc.add_UserServiceServicer_to_server(
+            UserServicer(UserManager(store, sessions, limits)), server
         )
         worker = SummaryWorker(
             store,

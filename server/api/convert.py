@@ -6,10 +6,10 @@ from datetime import datetime
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import EnumDescriptor
-from memoria.v1 import memory_service_pb2, message_pb2, session_pb2
+from memoria.v1 import memory_service_pb2, message_pb2, session_pb2, user_pb2
 
 from server.domain.inputs import MessageInput
-from server.domain.models import JsonObject, Message, RoleType, Session, Summary
+from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
 
 __all__ = [
     "imported_message_input_from_proto",
@@ -19,6 +19,7 @@ __all__ = [
     "metadata_from_proto",
     "session_to_proto",
     "summary_to_proto",
+    "user_to_proto",
 ]
 
 _ROLE_TYPES = message_pb2.DESCRIPTOR.enum_types_by_name["RoleType"]
@@ -120,4 +121,16 @@ def session_to_proto(session: Session) -> session_pb2.Session:
         updated_at=_timestamp(session.updated_at),
         message_count=session.message_count,
         token_count=session.token_count,
+    )
+
+
+def user_to_proto(user: User) -> user_pb2.User:
+    return user_pb2.User(
+        user_id=user.user_id,
+        email=user.email,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        metadata=_struct(user.metadata),
+        created_at=_timestamp(user.created_at),
+        updated_at=_timestamp(user.updated_at),
     )

@@ -21,6 +21,8 @@ __all__ = [
     "Session",
     "SessionPatch",
     "Summary",
+    "User",
+    "UserPatch",
 ]
 
 JsonObject = dict[str, Any]
@@ -65,6 +67,29 @@ class SessionPatch:
     """Fields of a session to change; ``KEEP`` leaves one as it is."""
 
     user_id: str | Keep | None = KEEP
+    metadata: JsonObject | Keep = KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user; ``email``, ``first_name`` and ``last_name`` are "" when not given."""
+
+    user_id: str
+    email: str
+    first_name: str
+    last_name: str
+    metadata: JsonObject
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserPatch:
+    """Fields of a user to change; ``KEEP`` leaves one as it is."""
+
+    email: str | Keep = KEEP
+    first_name: str | Keep = KEEP
+    last_name: str | Keep = KEEP
     metadata: JsonObject | Keep = KEEP
 
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from server.domain.clock import from_micros, to_micros
 from server.domain.errors import FieldViolation, InvalidArgument
+from server.domain.models import Page
+from server.storage.port import ListCursor
 
-__all__ = ["decode_page_token", "encode_page_token", "malformed_page_token"]
+__all__ = [
+    "decode_page_token",
+    "encode_page_token",
+    "list_cursor",
+    "malformed_page_token",
+    "newest_first_page",
+]
+
+T = TypeVar("T")
 
 
 def encode_page_token(position: dict[str, Any]) -> str:
@@ -41,3 +53,29 @@ def malformed_page_token() -> InvalidArgument:
     return InvalidArgument(
         [FieldViolation("page_token", "is malformed; pass next_page_token back unchanged")]
     )
+
+
+# Newest-first listings (sessions, users) page on (created_at, id) of the last item.
+
+
+def list_cursor(page_token: str, *, bound_to: dict[str, Any]) -> ListCursor | None:
+    """Where a newest-first listing continues: None for the first page."""
+    if not page_token:
+        return None
+    position = decode_page_token(page_token, bound_to=bound_to)
+    created, identifier = position.get("created"), position.get("id")
+    if isinstance(created, int) and isinstance(identifier, str):
+        return from_micros(created), identifier
+    raise malformed_page_token()
+
+
+def newest_first_page(
+    items: list[T], limit: int, cursor_of: Callable[[T], ListCursor], bound_to: dict[str, Any]
+) -> Page[T]:
+    """The page of ``items``, fetched with ``limit + 1`` to learn whether more follow."""
+    if len(items) <= limit:
+        return Page(items, "")
+    items = items[:limit]
+    created_at, identifier = cursor_of(items[-1])
+    token = encode_page_token({**bound_to, "created": to_micros(created_at), "id": identifier})
+    return Page(items, token)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from server.domain.clock import Clock, from_micros, to_micros, utc_now
+from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound
 from server.domain.metadata import keep_reserved
 from server.domain.models import KEEP, JsonObject, Keep, Page, Session, SessionPatch
-from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
+from server.domain.pagination import list_cursor, newest_first_page
 from server.domain.validation import Limits, Violations, check_session_id
-from server.storage.port import SessionCursor, Store
+from server.storage.port import Store
 
 __all__ = ["SessionManager"]
 
@@ -72,29 +72,9 @@ class SessionManager:
         check.identifier("user_id", user_id, required=False)
         limit = check.page_size("page_size", page_size, self._limits)
         check.raise_if_any()
-        after: SessionCursor | None = None
-        if page_token:
-            position = decode_page_token(page_token, bound_to={"user": user_id})
-            after = _session_cursor(position)
+        bound_to = {"user": user_id}
+        after = list_cursor(page_token, bound_to=bound_to)
         sessions = await self._store.list_sessions(
             user_id=user_id or None, after=after, limit=limit + 1
         )
-        next_token = ""
-        if len(sessions) > limit:
-            sessions = sessions[:limit]
-            last = sessions[-1]
-            next_token = encode_page_token(
-                {
-                    "user": user_id,
-                    "created": to_micros(last.created_at),
-                    "id": last.session_id,
-                }
-            )
-        return Page(sessions, next_token)
-
-
-def _session_cursor(position: dict[str, object]) -> SessionCursor:
-    created, session_id = position.get("created"), position.get("id")
-    if isinstance(created, int) and isinstance(session_id, str):
-        return from_micros(created), session_id
-    raise malformed_page_token()
+        return newest_first_page(sessions, limit, lambda s: (s.created_at, s.session_id), bound_to)

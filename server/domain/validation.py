@@ -15,11 +15,17 @@ from server.domain.inputs import MessageInput, RawTimestamp
 from server.domain.metadata import RESERVED_METADATA_KEY
 from server.domain.models import JsonObject, MemoryType, RoleType
 
-__all__ = ["Limits", "Violations", "check_session_id"]
+__all__ = ["Limits", "Violations", "check_identifier", "check_session_id"]
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]+")
 _MAX_ID_LENGTH = 256
 _MAX_ROLE_LENGTH = 256
+_MAX_NAME_LENGTH = 256
+# RFC 5321 caps a forward path at 256 octets, so an address at 254 characters.
+_MAX_EMAIL_LENGTH = 254
+# Deliberately loose: one "@" between non-empty parts, no spaces. Deliverability
+# is for the client to prove, not for a memory store to guess.
+_EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 # The canonical text form of a UUID, which needs no parsing (the hot path of imports).
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ROLE_TYPES = {role_type.value: role_type for role_type in RoleType}
@@ -75,6 +81,18 @@ class Violations:
         except ValueError:
             self.add(path, f"is not a UUID: {value[:64]!r}")
             return ""
+
+    def email(self, path: str, value: str) -> None:
+        """Optional: "" means none."""
+        if len(value) > _MAX_EMAIL_LENGTH:
+            self.add(path, f"must be at most {_MAX_EMAIL_LENGTH} characters, got {len(value)}")
+        elif value and not _EMAIL_PATTERN.fullmatch(value):
+            self.add(path, f"is not an e-mail address (local@domain): {value[:64]!r}")
+
+    def name(self, path: str, value: str) -> None:
+        """A person's given or family name; optional."""
+        if len(value) > _MAX_NAME_LENGTH:
+            self.add(path, f"must be at most {_MAX_NAME_LENGTH} characters, got {len(value)}")
 
     def role(self, path: str, value: str) -> None:
         if len(value) > _MAX_ROLE_LENGTH:
@@ -161,8 +179,12 @@ class Violations:
         return set(paths) & allowed
 
 
-def check_session_id(session_id: str) -> None:
-    """Raises INVALID_ARGUMENT unless ``session_id`` is a well-formed session id."""
+def check_identifier(path: str, value: str) -> None:
+    """Raises INVALID_ARGUMENT unless ``value`` is a well-formed session or user id."""
     check = Violations()
-    check.identifier("session_id", session_id)
+    check.identifier(path, value)
     check.raise_if_any()
+
+
+def check_session_id(session_id: str) -> None:
+    check_identifier("session_id", session_id)

@@ -24,13 +24,15 @@ from server.domain.models import (
     Session,
     SessionPatch,
     Summary,
+    User,
+    UserPatch,
 )
 
-__all__ = ["MessageReader", "SessionCursor", "Store"]
+__all__ = ["ListCursor", "MessageReader", "Store"]
 
-# Position in the newest-first listing of sessions: (created_at, session_id) of
-# the last session returned.
-SessionCursor = tuple[datetime, str]
+# Position in a newest-first listing of sessions or users: (created_at, id) of
+# the last one returned.
+ListCursor = tuple[datetime, str]
 
 
 class MessageReader(Protocol):
@@ -85,13 +87,32 @@ class Store(Protocol):
         """
 
     async def list_sessions(
-        self, *, user_id: str | None, after: SessionCursor | None, limit: int
+        self, *, user_id: str | None, after: ListCursor | None, limit: int
     ) -> list[Session]:
         """Sessions newest first (``created_at`` then ``session_id``, both descending).
 
         ``user_id`` filters on the owner; ``after`` continues a listing after the
         cursor of the last session of the previous page.
         """
+
+    # Users. A user owns the sessions whose ``user_id`` names it; deleting a user's
+    # sessions is the domain's job (``delete_user`` deletes the user record only).
+
+    async def create_user(self, user: User) -> User:
+        """Stores a new user. Raises ``AlreadyExists`` when the id is taken."""
+
+    async def get_user(self, user_id: str) -> User | None:
+        """Returns the user, or None when it does not exist."""
+
+    async def update_user(self, user_id: str, patch: UserPatch, now: datetime) -> User | None:
+        """Applies the patch and sets ``updated_at``; None when the user does not exist."""
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Deletes the user record. False when it did not exist."""
+
+    async def list_users(self, *, after: ListCursor | None, limit: int) -> list[User]:
+        """Users newest first (``created_at`` then ``user_id``, both descending),
+        continuing after ``after`` when given."""
 
     # Messages
 

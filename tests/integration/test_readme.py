@@ -54,6 +54,7 @@ def test_grpcurl_walkthrough(server: ServerProcess) -> None:
     assert {
         "memoria.v1.MemoryService",
         "memoria.v1.SessionService",
+        "memoria.v1.UserService",
         "grpc.health.v1.Health",
     } <= set(services)
 

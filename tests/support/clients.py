@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2_grpc
-from memoria.v1 import memory_service_pb2_grpc, session_service_pb2_grpc
+from memoria.v1 import memory_service_pb2_grpc, session_service_pb2_grpc, user_service_pb2_grpc
 
 __all__ = ["Stubs"]
 
@@ -16,6 +16,7 @@ class Stubs:
     channel: grpc.Channel
     memory: memory_service_pb2_grpc.MemoryServiceStub
     sessions: session_service_pb2_grpc.SessionServiceStub
+    users: user_service_pb2_grpc.UserServiceStub
     health: health_pb2_grpc.HealthStub
 
     @classmethod
@@ -26,6 +27,7 @@ class Stubs:
             channel,
             memory_service_pb2_grpc.MemoryServiceStub(channel),
             session_service_pb2_grpc.SessionServiceStub(channel),
+            user_service_pb2_grpc.UserServiceStub(channel),
             health_pb2_grpc.HealthStub(channel),
         )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from server.domain.models import JsonObject, Message, NewMessage, RoleType, Session, Summary
+from server.domain.models import JsonObject, Message, NewMessage, RoleType, Session, Summary, User
 
-__all__ = ["NOW", "later", "new_message", "new_session", "summary_of"]
+__all__ = ["NOW", "later", "new_message", "new_session", "new_user", "summary_of"]
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -40,6 +40,17 @@ def new_session(
     created_at: datetime = NOW,
 ) -> Session:
     return Session(session_id, user_id, metadata or {}, created_at, created_at)
+
+
+def new_user(
+    user_id: str,
+    *,
+    email: str = "",
+    first_name: str = "",
+    metadata: JsonObject | None = None,
+    created_at: datetime = NOW,
+) -> User:
+    return User(user_id, email, first_name, "", metadata or {}, created_at, created_at)
 
 
 def later(seconds: float) -> datetime:

@@ -10,6 +10,8 @@ UTC: BSON dates keep only milliseconds, and records must read back exactly)::
     summaries       {_id: ObjectId, session_id, version, uuid, content, token_count,
                      last_message_uuid, last_message_sequence, created_us}
     summary_leases  {_id: ObjectId, session_id, term, owner, expires_us}
+    users           {_id: user_id, email, first_name, last_name, metadata, created_us,
+                     updated_us}
 
 ``summarized_through`` is a hint for the resume scan (see ``summaries``); a
 session's summaries are one document per version, of which only the latest
@@ -31,7 +33,7 @@ from typing import Any
 from bson import ObjectId
 
 from server.domain.clock import from_micros, to_micros
-from server.domain.models import JsonObject, Message, RoleType, Session, Summary
+from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
 
 __all__ = [
     "Document",
@@ -46,6 +48,8 @@ __all__ = [
     "summary_document",
     "summary_from_document",
     "unescape_key",
+    "user_document",
+    "user_from_document",
 ]
 
 Document = dict[str, Any]
@@ -121,6 +125,30 @@ def session_from_document(document: Document) -> Session:
         updated_at=from_micros(document["updated_us"]),
         message_count=document["message_count"],
         token_count=document["token_count"],
+    )
+
+
+def user_document(user: User) -> Document:
+    return {
+        "_id": user.user_id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "metadata": metadata_document(user.metadata),
+        "created_us": to_micros(user.created_at),
+        "updated_us": to_micros(user.updated_at),
+    }
+
+
+def user_from_document(document: Document) -> User:
+    return User(
+        user_id=document["_id"],
+        email=document["email"],
+        first_name=document["first_name"],
+        last_name=document["last_name"],
+        metadata=metadata_from_document(document["metadata"]),
+        created_at=from_micros(document["created_us"]),
+        updated_at=from_micros(document["updated_us"]),
     )
 
 

@@ -19,6 +19,7 @@ class Collections:
     messages: AsyncCollection[Document]
     summaries: AsyncCollection[Document]
     summary_leases: AsyncCollection[Document]
+    users: AsyncCollection[Document]
 
     @classmethod
     def of(cls, database: AsyncDatabase[Document]) -> Collections:
@@ -27,15 +28,17 @@ class Collections:
             messages=database["messages"],
             summaries=database["summaries"],
             summary_leases=database["summary_leases"],
+            users=database["users"],
         )
 
 
-# The session id is the sessions' _id, so its uniqueness needs no index of its own.
+# Session and user ids are the documents' _id, so their uniqueness needs no index
+# of its own.
+NEWEST_FIRST_INDEX = IndexModel(
+    [("created_us", DESCENDING), ("_id", DESCENDING)], name="newest_first"
+)
 SESSION_INDEXES = [
-    IndexModel(
-        [("created_us", DESCENDING), ("_id", DESCENDING)],
-        name="newest_first",
-    ),
+    NEWEST_FIRST_INDEX,
     IndexModel(
         [("user_id", ASCENDING), ("created_us", DESCENDING), ("_id", DESCENDING)],
         name="by_user_newest_first",
@@ -47,6 +50,7 @@ MESSAGE_INDEXES = [
     # One message per uuid in a session: what makes appends idempotent.
     IndexModel([("session_id", ASCENDING), ("uuid", ASCENDING)], name="uuid", unique=True),
 ]
+USER_INDEXES = [NEWEST_FIRST_INDEX]
 # One summary per version of a session: the guard of the compare-and-set (see
 # summaries.save_summary); it also finds a session's latest summary.
 SUMMARY_INDEXES = [
@@ -70,6 +74,7 @@ async def create_indexes(collections: Collections) -> None:
         (collections.messages, MESSAGE_INDEXES),
         (collections.summaries, SUMMARY_INDEXES),
         (collections.summary_leases, LEASE_INDEXES),
+        (collections.users, USER_INDEXES),
     ]:
         for index in indexes:
             await collection.create_indexes([index])

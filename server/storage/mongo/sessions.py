@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from server.domain.clock import to_micros
@@ -16,9 +16,10 @@ from server.storage.mongo.documents import (
     session_document,
     session_from_document,
 )
+from server.storage.mongo.listing import NEWEST_FIRST, after_cursor
 from server.storage.mongo.schema import Collections
 from server.storage.mongo.summaries import delete_summary_state
-from server.storage.port import SessionCursor
+from server.storage.port import ListCursor
 
 __all__ = [
     "create_session",
@@ -27,8 +28,6 @@ __all__ = [
     "list_sessions",
     "update_session",
 ]
-
-NEWEST_FIRST = [("created_us", DESCENDING), ("_id", DESCENDING)]
 
 
 async def create_session(collections: Collections, session: Session) -> Session:
@@ -75,17 +74,13 @@ async def delete_session(collections: Collections, session_id: str) -> bool:
 async def list_sessions(
     collections: Collections,
     user_id: str | None,
-    after: SessionCursor | None,
+    after: ListCursor | None,
     limit: int,
 ) -> list[Session]:
     query: dict[str, Any] = {}
     if user_id is not None:
         query["user_id"] = user_id
     if after is not None:
-        created_us, session_id = to_micros(after[0]), after[1]
-        query["$or"] = [
-            {"created_us": {"$lt": created_us}},
-            {"created_us": created_us, "_id": {"$lt": session_id}},
-        ]
+        query.update(after_cursor(after))
     cursor = collections.sessions.find(query).sort(NEWEST_FIRST).limit(limit)
     return [session_from_document(document) async for document in cursor]

@@ -18,14 +18,16 @@ from server.domain.models import (
     Session,
     SessionPatch,
     Summary,
+    User,
+    UserPatch,
 )
-from server.storage.mongo import leases, messages, sessions, summaries
+from server.storage.mongo import leases, messages, sessions, summaries, users
 from server.storage.mongo.client import connect
 from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.locks import SessionLocks
 from server.storage.mongo.schema import Collections, create_indexes
-from server.storage.port import MessageReader, SessionCursor
+from server.storage.port import ListCursor, MessageReader
 
 __all__ = ["MongoStore"]
 
@@ -90,10 +92,30 @@ class MongoStore:
                 return await sessions.delete_session(self._collections, session_id)
 
     async def list_sessions(
-        self, *, user_id: str | None, after: SessionCursor | None, limit: int
+        self, *, user_id: str | None, after: ListCursor | None, limit: int
     ) -> list[Session]:
         with translate_errors():
             return await sessions.list_sessions(self._collections, user_id, after, limit)
+
+    async def create_user(self, user: User) -> User:
+        with translate_errors():
+            return await users.create_user(self._collections, user)
+
+    async def get_user(self, user_id: str) -> User | None:
+        with translate_errors():
+            return await users.get_user(self._collections, user_id)
+
+    async def update_user(self, user_id: str, patch: UserPatch, now: datetime) -> User | None:
+        with translate_errors():
+            return await users.update_user(self._collections, user_id, patch, now)
+
+    async def delete_user(self, user_id: str) -> bool:
+        with translate_errors():
+            return await users.delete_user(self._collections, user_id)
+
+    async def list_users(self, *, after: ListCursor | None, limit: int) -> list[User]:
+        with translate_errors():
+            return await users.list_users(self._collections, after, limit)
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime

@@ -55,6 +55,19 @@ MIGRATIONS: list[str] = [
         expires_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 3: users, which own the sessions naming them in sessions.user_id
+    """
+    CREATE TABLE users (
+        user_id    TEXT PRIMARY KEY,
+        email      TEXT NOT NULL,
+        first_name TEXT NOT NULL,
+        last_name  TEXT NOT NULL,
+        metadata   TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX users_newest_first ON users (created_at DESC, user_id DESC);
+    """,
 ]
 
 

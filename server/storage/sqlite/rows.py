@@ -6,18 +6,20 @@ import json
 from typing import Any
 
 from server.domain.clock import from_micros, to_micros
-from server.domain.models import JsonObject, Message, RoleType, Session, Summary
+from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
 
 __all__ = [
     "MESSAGE_COLUMNS",
     "SESSION_COLUMNS",
     "SUMMARY_COLUMNS",
+    "USER_COLUMNS",
     "dump_json",
     "message_from_row",
     "message_to_row",
     "session_from_row",
     "summary_from_row",
     "summary_to_row",
+    "user_from_row",
 ]
 
 SESSION_COLUMNS = (
@@ -26,6 +28,8 @@ SESSION_COLUMNS = (
 MESSAGE_COLUMNS = (
     "session_id, sequence, uuid, role, role_type, content, metadata, token_count, created_at"
 )
+
+USER_COLUMNS = "user_id, email, first_name, last_name, metadata, created_at, updated_at"
 
 SUMMARY_COLUMNS = (
     "session_id, version, uuid, content, token_count, last_message_uuid,"
@@ -49,6 +53,19 @@ def session_from_row(row: tuple[Any, ...]) -> Session:
         updated_at=from_micros(updated_at),
         message_count=message_count,
         token_count=token_count,
+    )
+
+
+def user_from_row(row: tuple[Any, ...]) -> User:
+    user_id, email, first_name, last_name, metadata, created_at, updated_at = row
+    return User(
+        user_id=user_id,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        metadata=json.loads(metadata),
+        created_at=from_micros(created_at),
+        updated_at=from_micros(updated_at),
     )
 
 

@@ -16,10 +16,12 @@ from server.domain.models import (
     Session,
     SessionPatch,
     Summary,
+    User,
+    UserPatch,
 )
-from server.storage.port import MessageReader, SessionCursor
+from server.storage.port import ListCursor, MessageReader
 from server.storage.readers import PagedReader
-from server.storage.sqlite import messages, sessions, summaries
+from server.storage.sqlite import messages, sessions, summaries, users
 from server.storage.sqlite.connection import SqliteWorker
 from server.storage.sqlite.migrations import migrate
 
@@ -78,11 +80,28 @@ class SqliteStore:
         return await self._writer.run(partial(sessions.delete_session, session_id=session_id))
 
     async def list_sessions(
-        self, *, user_id: str | None, after: SessionCursor | None, limit: int
+        self, *, user_id: str | None, after: ListCursor | None, limit: int
     ) -> list[Session]:
         return await self._reader.run(
             partial(sessions.list_sessions, user_id=user_id, after=after, limit=limit)
         )
+
+    async def create_user(self, user: User) -> User:
+        return await self._writer.run(partial(users.create_user, user=user))
+
+    async def get_user(self, user_id: str) -> User | None:
+        return await self._reader.run(partial(users.get_user, user_id=user_id))
+
+    async def update_user(self, user_id: str, patch: UserPatch, now: datetime) -> User | None:
+        return await self._writer.run(
+            partial(users.update_user, user_id=user_id, patch=patch, now=now)
+        )
+
+    async def delete_user(self, user_id: str) -> bool:
+        return await self._writer.run(partial(users.delete_user, user_id=user_id))
+
+    async def list_users(self, *, after: ListCursor | None, limit: int) -> list[User]:
+        return await self._reader.run(partial(users.list_users, after=after, limit=limit))
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime

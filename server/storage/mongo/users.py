@@ -1,0 +1,62 @@
+"""User operations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from server.domain.clock import to_micros
+from server.domain.errors import AlreadyExists
+from server.domain.models import KEEP, User, UserPatch
+from server.storage.mongo.documents import metadata_document, user_document, user_from_document
+from server.storage.mongo.listing import NEWEST_FIRST, after_cursor
+from server.storage.mongo.schema import Collections
+from server.storage.port import ListCursor
+
+__all__ = ["create_user", "delete_user", "get_user", "list_users", "update_user"]
+
+
+async def create_user(collections: Collections, user: User) -> User:
+    try:
+        await collections.users.insert_one(user_document(user))
+    except DuplicateKeyError as exc:  # on _id: the only unique key of users
+        raise AlreadyExists("user", user.user_id) from exc
+    return user
+
+
+async def get_user(collections: Collections, user_id: str) -> User | None:
+    document = await collections.users.find_one({"_id": user_id})
+    return None if document is None else user_from_document(document)
+
+
+async def update_user(
+    collections: Collections, user_id: str, patch: UserPatch, now: datetime
+) -> User | None:
+    fields: dict[str, Any] = {"updated_us": to_micros(now)}
+    for name, value in [
+        ("email", patch.email),
+        ("first_name", patch.first_name),
+        ("last_name", patch.last_name),
+    ]:
+        if value is not KEEP:
+            fields[name] = value
+    if patch.metadata is not KEEP:
+        fields["metadata"] = metadata_document(patch.metadata)
+    document = await collections.users.find_one_and_update(
+        {"_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+    )
+    return None if document is None else user_from_document(document)
+
+
+async def delete_user(collections: Collections, user_id: str) -> bool:
+    deleted = await collections.users.delete_one({"_id": user_id})
+    return deleted.deleted_count > 0
+
+
+async def list_users(collections: Collections, after: ListCursor | None, limit: int) -> list[User]:
+    query = {} if after is None else after_cursor(after)
+    cursor = collections.users.find(query).sort(NEWEST_FIRST).limit(limit)
+    return [user_from_document(document) async for document in cursor]
