@@ -8,7 +8,8 @@ to a gRPC status code in exactly one place (``server.api.status``)::
     ├── NotFound          a named resource does not exist
     ├── AlreadyExists     a resource with that identifier exists already
     ├── FailedPrecondition  the request is well-formed but not applicable now
-    └── Unavailable       the store cannot be reached; safe to retry
+    └── Unavailable       the store cannot be reached, or summaries are far
+                          behind; safe to retry
 
 An error can also carry ``reason`` and ``facts`` for clients that act on it by
 program (sent as a ``google.rpc.ErrorInfo``), and notes (``add_note``) that

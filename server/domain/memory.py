@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from server.domain.appends import AppendListener, AppendListeners
 from server.domain.clock import Clock, utc_now
-from server.domain.errors import NotFound
+from server.domain.errors import NotFound, Unavailable
 from server.domain.follow import AppendSignals
 from server.domain.imports import ImportReport, import_messages
 from server.domain.inputs import ImportBatch, MessageInput
@@ -32,8 +32,11 @@ __all__ = ["MAX_LASTN", "MemoryManager"]
 
 MAX_LASTN = 1000
 UPDATABLE_MESSAGE_FIELDS = {"metadata"}
-# Unsummarized messages are read this many at a time for perpetual memory.
-_UNSUMMARIZED_PAGE = 1000
+# The most messages PERPETUAL memory returns after its summary: as many as lastn
+# may ask for. More only while folding lags far behind (a huge import, a failing
+# summarizer); no gapless answer of a prompt's size exists then.
+MAX_UNSUMMARIZED = MAX_LASTN
+SUMMARY_BEHIND = "SUMMARY_BEHIND"
 
 
 class MemoryManager:
@@ -157,20 +160,19 @@ class MemoryManager:
 
     async def _perpetual(self, session_id: str, summary: Summary) -> Memory:
         """The summary and all the messages after it. Once folding has caught up these
-        are at most a window; while it lags (a failing summarizer) they are all
-        returned anyway, read in pages: never truncated, so never a gap."""
-        messages: list[Message] = []
-        after = summary.last_message_sequence
-        while True:
-            page = await self._store.list_messages(
-                session_id, after_sequence=after, limit=_UNSUMMARIZED_PAGE
-            )
-            if page is None:
-                raise NotFound("session", session_id)
-            messages += page
-            if len(page) < _UNSUMMARIZED_PAGE:
-                break
-            after = page[-1].sequence
+        are at most a window; while it lags they are all returned anyway, never
+        truncated, so never a gap: up to ``MAX_UNSUMMARIZED`` of them. Beyond that the
+        call fails with ``Unavailable`` (reason ``SUMMARY_BEHIND``) rather than
+        answer with a response of unbounded size."""
+        messages = await self._store.list_messages(
+            session_id,
+            after_sequence=summary.last_message_sequence,
+            limit=MAX_UNSUMMARIZED + 1,
+        )
+        if messages is None:
+            raise NotFound("session", session_id)
+        if len(messages) > MAX_UNSUMMARIZED:
+            raise _summary_behind(session_id, summary)
         token_count = summary.token_count + sum(m.token_count for m in messages)
         return Memory(messages, summary=summary, token_count=token_count)
 
@@ -235,3 +237,19 @@ class MemoryManager:
         canonical_uuid = check.uuid("uuid", message_uuid)
         check.raise_if_any()
         return canonical_uuid
+
+
+def _summary_behind(session_id: str, summary: Summary) -> Unavailable:
+    error = Unavailable(
+        f"more than {MAX_UNSUMMARIZED} messages of session {session_id!r} await"
+        " summarization (the summary covers sequences 1 to"
+        f" {summary.last_message_sequence}); retry later, or read MESSAGE_WINDOW"
+        " memory or StreamMessages meanwhile"
+    )
+    error.reason = SUMMARY_BEHIND
+    error.facts = {
+        "session_id": session_id,
+        "summarized_through": str(summary.last_message_sequence),
+        "max_unsummarized": str(MAX_UNSUMMARIZED),
+    }
+    return error

@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 
 from tests.support.clients import Stubs
+from tests.support.errors import error_info
 from tests.support.llm_endpoint import LlmEndpoint
 from tests.support.messages import message
 from tests.support.server_process import ServerProcess
@@ -215,6 +217,52 @@ def test_failing_llm_is_retried_and_reported_in_health(
     finally:
         stubs.close()
         server.stop()
+
+
+def test_perpetual_memory_far_behind_fails_fast_until_folding_catches_up(
+    store_url: str, tmp_path: Path, endpoint: LlmEndpoint
+) -> None:
+    """Over 1,000 unsummarized messages after the summary: UNAVAILABLE, never a gap
+    and never an unbounded response; the window still answers meanwhile."""
+    server = llm_server(store_url, tmp_path, endpoint).start()
+    stubs = Stubs.connect(server.address)
+    try:
+        stubs.memory.AddMemory(pb.AddMemoryRequest(session_id="behind", messages=turns(20)))
+        assert wait_caught_up(stubs, "behind", 20).summary.last_message_sequence == 14
+        endpoint.failing = True
+        for start in (21, 521):
+            stubs.memory.AddMemory(
+                pb.AddMemoryRequest(session_id="behind", messages=turns(500, start))
+            )
+        with pytest.raises(grpc.RpcError) as raised:
+            perpetual(stubs, "behind")
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_info(raised.value) == {
+            "reason": "SUMMARY_BEHIND",
+            "session_id": "behind",
+            "summarized_through": "14",
+            "max_unsummarized": "1000",
+        }
+        window = stubs.memory.GetMemory(pb.GetMemoryRequest(session_id="behind"))
+        assert [m.sequence for m in window.messages] == list(range(1009, 1021))
+
+        endpoint.failing = False
+        wait_for(lambda: summary_behind(stubs, "behind") is False, timeout=60)
+        memory = wait_caught_up(stubs, "behind", 1020, timeout=60)
+        assert memory.summary.last_message_sequence == 1020 - WINDOW // 2
+    finally:
+        stubs.close()
+        server.stop()
+
+
+def summary_behind(stubs: Stubs, session_id: str) -> bool:
+    try:
+        perpetual(stubs, session_id)
+    except grpc.RpcError as error:
+        if error_info(error).get("reason") == "SUMMARY_BEHIND":
+            return True
+        raise
+    return False
 
 
 def test_summarization_resumes_after_kill_9(

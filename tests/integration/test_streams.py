@@ -10,13 +10,11 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 
 from tests.support.clients import Stubs
-from tests.support.errors import field_violations
+from tests.support.errors import error_info, field_violations
 from tests.support.messages import message
 from tests.support.server_process import ServerProcess
 from tests.support.stores import StoreUrls
@@ -58,17 +56,6 @@ def stream(
         pb.StreamMessagesRequest(session_id=session_id, **fields),  # type: ignore[arg-type]
         timeout=120,
     )
-
-
-def error_info(error: grpc.RpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return {"reason": info.reason, **info.metadata}
-    return {}
 
 
 def test_export_of_100k_messages_is_complete_and_ordered(own_stubs: Stubs, session_id: str) -> None:

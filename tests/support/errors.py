@@ -6,7 +6,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-__all__ = ["field_violations"]
+__all__ = ["error_info", "field_violations"]
 
 
 def field_violations(error: grpc.RpcError) -> dict[str, str]:
@@ -20,3 +20,15 @@ def field_violations(error: grpc.RpcError) -> dict[str, str]:
             detail.Unpack(bad_request)
             violations.update({v.field: v.description for v in bad_request.field_violations})
     return violations
+
+
+def error_info(error: grpc.RpcError) -> dict[str, str]:
+    """The google.rpc.ErrorInfo of an error: its reason and metadata; {} when none."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "the error carries no google.rpc.Status"
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return {"reason": info.reason, **info.metadata}
+    return {}

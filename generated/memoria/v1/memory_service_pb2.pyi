@@ -38,8 +38,10 @@ class _MemoryTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MemoryType
     covers, oldest first: no message is left out. The server folds the oldest
     messages into the summary in the background once more than a window of
     them are unsummarized, so usually between half a window and a window of
-    messages follow the summary; while summarization lags, more. Until a
-    summary exists, the same as MEMORY_TYPE_MESSAGE_WINDOW.
+    messages follow the summary; while summarization lags, more, up to 1000.
+    Beyond 1000, GetMemory fails with UNAVAILABLE (ErrorInfo reason
+    SUMMARY_BEHIND) until folding catches up. Until a summary exists, the same
+    as MEMORY_TYPE_MESSAGE_WINDOW.
     """
 
 class MemoryType(_MemoryType, metaclass=_MemoryTypeEnumTypeWrapper):
@@ -54,8 +56,10 @@ MEMORY_TYPE_PERPETUAL: MemoryType.ValueType  # 2
 covers, oldest first: no message is left out. The server folds the oldest
 messages into the summary in the background once more than a window of
 them are unsummarized, so usually between half a window and a window of
-messages follow the summary; while summarization lags, more. Until a
-summary exists, the same as MEMORY_TYPE_MESSAGE_WINDOW.
+messages follow the summary; while summarization lags, more, up to 1000.
+Beyond 1000, GetMemory fails with UNAVAILABLE (ErrorInfo reason
+SUMMARY_BEHIND) until folding catches up. Until a summary exists, the same
+as MEMORY_TYPE_MESSAGE_WINDOW.
 """
 Global___MemoryType: _TypeAlias = MemoryType  # noqa: Y015
 

@@ -95,7 +95,8 @@ class MemoryServiceServicer:
 
     def GetMemory(self, request, context):
         """Returns the memory of a session, ready to put into a prompt. Fails with
-        NOT_FOUND for an unknown session.
+        NOT_FOUND for an unknown session, and for MEMORY_TYPE_PERPETUAL with
+        UNAVAILABLE while summaries are far behind (see MemoryType).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,7 +43,8 @@ class MemoryServiceStub:
     """
     GetMemory: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.GetMemoryRequest, _memory_service_pb2.GetMemoryResponse]
     """Returns the memory of a session, ready to put into a prompt. Fails with
-    NOT_FOUND for an unknown session.
+    NOT_FOUND for an unknown session, and for MEMORY_TYPE_PERPETUAL with
+    UNAVAILABLE while summaries are far behind (see MemoryType).
     """
     DeleteMemory: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.DeleteMemoryRequest, _memory_service_pb2.DeleteMemoryResponse]
     """Deletes every message and summary of a session, for good; the session
@@ -96,7 +97,8 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """
     GetMemory: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.GetMemoryRequest, _memory_service_pb2.GetMemoryResponse]  # type: ignore[assignment]
     """Returns the memory of a session, ready to put into a prompt. Fails with
-    NOT_FOUND for an unknown session.
+    NOT_FOUND for an unknown session, and for MEMORY_TYPE_PERPETUAL with
+    UNAVAILABLE while summaries are far behind (see MemoryType).
     """
     DeleteMemory: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.DeleteMemoryRequest, _memory_service_pb2.DeleteMemoryResponse]  # type: ignore[assignment]
     """Deletes every message and summary of a session, for good; the session
@@ -158,7 +160,8 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_memory_service_pb2.GetMemoryResponse, _abc.Awaitable[_memory_service_pb2.GetMemoryResponse]]:
         """Returns the memory of a session, ready to put into a prompt. Fails with
-        NOT_FOUND for an unknown session.
+        NOT_FOUND for an unknown session, and for MEMORY_TYPE_PERPETUAL with
+        UNAVAILABLE while summaries are far behind (see MemoryType).
         """
 
     @_abc_1.abstractmethod
