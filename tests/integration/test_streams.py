@@ -84,7 +84,8 @@ def test_export_of_100k_messages_is_complete_and_ordered(own_stubs: Stubs, sessi
     assert [f.caught_up for f in frames] == [False] * (len(frames) - 1) + [True]
 
 
-def test_cancelled_stream_resumes_without_gap_or_repeat(stubs: Stubs, session_id: str) -> None:
+def test_cancelled_stream_resumes_without_gap_or_repeat(own_stubs: Stubs, session_id: str) -> None:
+    stubs = own_stubs
     sent = history(3000)
     import_history(stubs, session_id, sent)
     first = stream(stubs, session_id, batch_size=100)
@@ -191,7 +192,8 @@ def test_shutdown_ends_follow_streams_with_their_cursor(store_url: str, tmp_path
     stubs.close()
 
 
-def test_import_twice_stores_each_message_once(stubs: Stubs, session_id: str) -> None:
+def test_import_twice_stores_each_message_once(own_stubs: Stubs, session_id: str) -> None:
+    stubs = own_stubs
     sent = history(2500)
     first = import_history(stubs, session_id, sent, per_request=300)
     again = import_history(stubs, session_id, sent, per_request=700)
@@ -215,7 +217,10 @@ def test_import_without_uuids_assigns_them(stubs: Stubs, session_id: str) -> Non
     assert all(uuid.UUID(m.uuid).version == 4 for m in stored)
 
 
-def test_malformed_message_half_way_commits_what_came_before(stubs: Stubs, session_id: str) -> None:
+def test_malformed_message_half_way_commits_what_came_before(
+    own_stubs: Stubs, session_id: str
+) -> None:
+    stubs = own_stubs
     sent = history(5000)
     sent[2345].role_type = message_pb2.ROLE_TYPE_UNSPECIFIED
     with pytest.raises(grpc.RpcError) as raised:
