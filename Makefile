@@ -43,13 +43,15 @@ ferretdb: $(FERRETDB) ## Build FerretDB v1 under .cache/ for the MongoDB tests
 .PHONY: tools
 tools: $(BUF) $(GRPCURL) $(FERRETDB) ## Install buf, grpcurl and FerretDB under .cache/
 
-# Python messages, gRPC stubs and .pyi type stubs for both, from protos/ into $(OUT).
+# Python messages, gRPC stubs and .pyi type stubs for both, from protos/ into $(1), and
+# memoria.binpb: the contract's descriptors with their comments, for server reflection.
 define protoc
-	rm -rf $(1)/memoria && mkdir -p $(1)
+	rm -rf $(1)/memoria && mkdir -p $(1)/memoria/v1
 	$(BIN)/python -m grpc_tools.protoc -I protos \
 		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy \
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc \
 		--python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1) \
+		--include_source_info --descriptor_set_out=$(1)/memoria/v1/memoria.binpb \
 		$(PROTOS)
 	touch $(1)/memoria/__init__.py $(1)/memoria/v1/__init__.py $(1)/memoria/py.typed
 endef

@@ -7,8 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
+from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from memoria.v1 import (
@@ -23,6 +25,7 @@ from memoria.v1 import (
 from server.api.health import SUMMARIZER_SERVICE, StoreHealth
 from server.api.interceptors import CallBoundary
 from server.api.memory_servicer import MemoryServicer
+from server.api.reflection import DocumentedPool
 from server.api.session_servicer import SessionServicer
 from server.api.user_servicer import UserServicer
 from server.config import ConfigurationError, Settings
@@ -124,6 +127,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 reflection.SERVICE_NAME,
             ],
             server,
+            pool=cast(DescriptorPool, DocumentedPool()),
         )
         port = server.add_insecure_port(settings.listen)
         await health.start()

@@ -104,3 +104,13 @@ def test_grpcurl_perpetual_example(server: ServerProcess) -> None:
     assert int(memory["token_count"]) == summary["token_count"] + sum(
         m["token_count"] for m in memory["messages"]
     )
+
+
+def test_grpcurl_describe_shows_the_documentation(server: ServerProcess) -> None:
+    [block] = walkthrough_blocks("describe")
+    printed = run_block(block, server.address)
+    # Comments of the service, of an RPC, of a message and of a field, from protos/.
+    assert "// MemoryService stores the messages of sessions and returns prompt-ready" in printed
+    assert "// Appends messages to a session, creating the session when it does not" in printed
+    assert "// Request of MemoryService.GetMemory." in printed
+    assert "// Number of most recent messages to return, 0 to 1000; 0 means the server's" in printed
