@@ -13,7 +13,7 @@ from server.domain.clock import from_micros
 from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.inputs import MessageInput, RawTimestamp
 from server.domain.metadata import RESERVED_METADATA_KEY
-from server.domain.models import JsonObject, MemoryType, RoleType
+from server.domain.models import ROLE_TYPES, JsonObject, MemoryType, RoleType
 
 __all__ = ["Limits", "Violations", "check_identifier", "check_session_id"]
 
@@ -28,7 +28,6 @@ _MAX_EMAIL_LENGTH = 254
 _EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 # The canonical text form of a UUID, which needs no parsing (the hot path of imports).
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_ROLE_TYPES = {role_type.value: role_type for role_type in RoleType}
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _MIN_TIMESTAMP_SECONDS = -62_135_596_800
 _MAX_TIMESTAMP_SECONDS = 253_402_300_799
@@ -111,7 +110,7 @@ class Violations:
             self.content(f"{path}.content", message.content, limits)
         if message.metadata:
             self.metadata(f"{path}.metadata", message.metadata, limits)
-        role_type = _ROLE_TYPES.get(message.role_type)
+        role_type = ROLE_TYPES.get(message.role_type)
         if role_type is None:
             return self.role_type(f"{path}.role_type", message.role_type)
         return role_type

@@ -33,7 +33,7 @@ from typing import Any
 from bson import ObjectId
 
 from server.domain.clock import from_micros, to_micros
-from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
+from server.domain.models import ROLE_TYPES, JsonObject, Message, Session, Summary, User
 
 __all__ = [
     "Document",
@@ -174,7 +174,7 @@ def message_from_document(document: Document) -> Message:
         uuid=document["uuid"],
         sequence=document["sequence"],
         role=document["role"],
-        role_type=RoleType(document["role_type"]),
+        role_type=ROLE_TYPES[document["role_type"]],
         content=document["content"],
         metadata=metadata_from_document(document["metadata"]),
         token_count=document["token_count"],

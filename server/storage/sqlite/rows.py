@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from server.domain.clock import from_micros, to_micros
-from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
+from server.domain.models import ROLE_TYPES, JsonObject, Message, Session, Summary, User
 
 __all__ = [
     "MESSAGE_COLUMNS",
@@ -14,6 +14,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "USER_COLUMNS",
     "dump_json",
+    "load_json",
     "message_from_row",
     "message_to_row",
     "session_from_row",
@@ -37,6 +38,13 @@ SUMMARY_COLUMNS = (
 )
 
 
+def load_json(text: str) -> JsonObject:
+    if text == "{}":  # the common case, and the decoder costs microseconds
+        return {}
+    value: JsonObject = json.loads(text)
+    return value
+
+
 def dump_json(value: JsonObject) -> str:
     if not value:  # most messages carry no metadata: skip the encoder
         return "{}"
@@ -48,7 +56,7 @@ def session_from_row(row: tuple[Any, ...]) -> Session:
     return Session(
         session_id=session_id,
         user_id=user_id,
-        metadata=json.loads(metadata),
+        metadata=load_json(metadata),
         created_at=from_micros(created_at),
         updated_at=from_micros(updated_at),
         message_count=message_count,
@@ -63,7 +71,7 @@ def user_from_row(row: tuple[Any, ...]) -> User:
         email=email,
         first_name=first_name,
         last_name=last_name,
-        metadata=json.loads(metadata),
+        metadata=load_json(metadata),
         created_at=from_micros(created_at),
         updated_at=from_micros(updated_at),
     )
@@ -75,9 +83,9 @@ def message_from_row(row: tuple[Any, ...]) -> Message:
         uuid=uuid,
         sequence=sequence,
         role=role,
-        role_type=RoleType(role_type),
+        role_type=ROLE_TYPES[role_type],
         content=content,
-        metadata=json.loads(metadata),
+        metadata=load_json(metadata),
         token_count=token_count,
         created_at=from_micros(created_at),
     )
