@@ -98,6 +98,12 @@ class UserPatch:
     last_name: str | Keep = KEEP
     metadata: JsonObject | Keep = KEEP
 
+    def text_changes(self) -> dict[str, str]:
+        """The text fields it changes, by name, with their new values (not metadata,
+        which each store encodes its own way)."""
+        fields = {"email": self.email, "first_name": self.first_name, "last_name": self.last_name}
+        return {name: value for name, value in fields.items() if value is not KEEP}
+
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:

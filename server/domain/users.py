@@ -32,9 +32,10 @@ class UserFields:
     def check(self, check: Violations, limits: Limits, chosen: set[str]) -> None:
         if "email" in chosen:
             check.email("email", self.email)
-        for name in ("first_name", "last_name"):
-            if name in chosen:
-                check.name(name, getattr(self, name))
+        if "first_name" in chosen:
+            check.name("first_name", self.first_name)
+        if "last_name" in chosen:
+            check.name("last_name", self.last_name)
         if "metadata" in chosen:
             check.metadata("metadata", self.metadata, limits)
 

@@ -15,16 +15,10 @@ from memoria.v1 import message_pb2
 from memoria.v1 import session_service_pb2 as spb
 
 from tests.support.clients import Stubs
-from tests.support.errors import field_violations
+from tests.support.errors import call_error, field_violations
 from tests.support.messages import SEED_CONVERSATION, message, struct
 
 MiB = 1024 * 1024
-
-
-def call_error(call: Callable[[], Any]) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as raised:
-        call()
-    return raised.value
 
 
 def snapshot(stubs: Stubs, session_id: str) -> tuple[Any, ...]:

@@ -14,19 +14,13 @@ from memoria.v1 import session_service_pb2 as spb
 from memoria.v1 import user_service_pb2 as upb
 
 from tests.support.clients import Stubs
-from tests.support.errors import field_violations
+from tests.support.errors import call_error, field_violations
 from tests.support.messages import SEED_CONVERSATION, struct
 
 
 @pytest.fixture
 def user_id() -> str:
     return f"user-{uuid.uuid4().hex}"
-
-
-def call_error(call: Callable[[], Any]) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as raised:
-        call()
-    return raised.value
 
 
 def mask(*paths: str) -> field_mask_pb2.FieldMask:

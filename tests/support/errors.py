@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import grpc
+import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-__all__ = ["error_info", "field_violations"]
+__all__ = ["call_error", "error_info", "field_violations"]
+
+
+def call_error(call: Callable[[], Any]) -> grpc.RpcError:
+    """The error that ``call`` fails with; the test fails when it does not."""
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    return raised.value
 
 
 def field_violations(error: grpc.RpcError) -> dict[str, str]:

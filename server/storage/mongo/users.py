@@ -35,14 +35,7 @@ async def get_user(collections: Collections, user_id: str) -> User | None:
 async def update_user(
     collections: Collections, user_id: str, patch: UserPatch, now: datetime
 ) -> User | None:
-    fields: dict[str, Any] = {"updated_us": to_micros(now)}
-    for name, value in [
-        ("email", patch.email),
-        ("first_name", patch.first_name),
-        ("last_name", patch.last_name),
-    ]:
-        if value is not KEEP:
-            fields[name] = value
+    fields: dict[str, Any] = {"updated_us": to_micros(now), **patch.text_changes()}
     if patch.metadata is not KEEP:
         fields["metadata"] = metadata_document(patch.metadata)
     document = await collections.users.find_one_and_update(

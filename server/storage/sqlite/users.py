@@ -46,14 +46,9 @@ def update_user(
 ) -> User | None:
     assignments = ["updated_at = ?"]
     values: list[object] = [to_micros(now)]
-    for column, value in [
-        ("email", patch.email),
-        ("first_name", patch.first_name),
-        ("last_name", patch.last_name),
-    ]:
-        if value is not KEEP:
-            assignments.append(f"{column} = ?")
-            values.append(value)
+    for column, value in patch.text_changes().items():
+        assignments.append(f"{column} = ?")
+        values.append(value)
     if patch.metadata is not KEEP:
         assignments.append("metadata = ?")
         values.append(dump_json(patch.metadata))
