@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
-from server.domain.appends import AppendListener, AppendListeners
+from server.domain.append_listeners import AppendListener, AppendListeners
+from server.domain.bulk_import import ImportReport, import_messages
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound, Unavailable
-from server.domain.follow import AppendSignals
-from server.domain.imports import ImportReport, import_messages
+from server.domain.follower_wakeups import AppendSignals
 from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.metadata import keep_reserved
 from server.domain.models import (
@@ -23,10 +23,10 @@ from server.domain.models import (
     Summary,
 )
 from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
+from server.domain.ports.store import Store
+from server.domain.ports.token_counter import TokenCounter
 from server.domain.streams import MessageBatch, StreamRequest, stream_messages
-from server.domain.tokens import TokenCounter
 from server.domain.validation import Limits, Violations, check_session_id
-from server.storage.port import Store
 
 __all__ = ["MAX_LASTN", "MemoryManager"]
 

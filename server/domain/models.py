@@ -144,6 +144,11 @@ class Message:
     token_count: int
     created_at: datetime
 
+    @property
+    def speaker(self) -> str:
+        """Who said it: the free-text role when set, otherwise the role type."""
+        return self.role or self.role_type.value
+
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:

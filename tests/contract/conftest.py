@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from server.storage.open import open_store
-from server.storage.port import Store
+from server.domain.ports.store import Store
 from tests.support.stores import StoreUrls
 
 

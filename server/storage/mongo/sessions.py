@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
 from server.domain.models import KEEP, Session, SessionPatch
+from server.domain.ports.store import ListCursor
 from server.storage.mongo.documents import (
     metadata_document,
     session_document,
@@ -19,7 +20,6 @@ from server.storage.mongo.documents import (
 from server.storage.mongo.listing import NEWEST_FIRST, after_cursor
 from server.storage.mongo.schema import Collections
 from server.storage.mongo.summaries import delete_summary_state
-from server.storage.port import ListCursor
 
 __all__ = [
     "create_session",

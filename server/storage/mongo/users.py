@@ -11,10 +11,10 @@ from pymongo.errors import DuplicateKeyError
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
 from server.domain.models import KEEP, User, UserPatch
+from server.domain.ports.store import ListCursor
 from server.storage.mongo.documents import metadata_document, user_document, user_from_document
 from server.storage.mongo.listing import NEWEST_FIRST, after_cursor
 from server.storage.mongo.schema import Collections
-from server.storage.port import ListCursor
 
 __all__ = ["create_user", "delete_user", "get_user", "list_users", "update_user"]
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
 from server.domain.models import KEEP, Session, SessionPatch
-from server.storage.port import ListCursor
+from server.domain.ports.store import ListCursor
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import SESSION_COLUMNS, dump_json, session_from_row
 from server.storage.sqlite.summaries import delete_summary_state

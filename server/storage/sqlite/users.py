@@ -8,7 +8,7 @@ from datetime import datetime
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
 from server.domain.models import KEEP, User, UserPatch
-from server.storage.port import ListCursor
+from server.domain.ports.store import ListCursor
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import USER_COLUMNS, dump_json, user_from_row
 

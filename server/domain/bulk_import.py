@@ -8,14 +8,14 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.domain.appends import AppendListener
+from server.domain.append_listeners import AppendListener
 from server.domain.clock import Clock
 from server.domain.errors import MemoriaError
 from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.models import NewMessage, RoleType
-from server.domain.tokens import TokenCounter
+from server.domain.ports.store import Store
+from server.domain.ports.token_counter import TokenCounter
 from server.domain.validation import Limits, Violations
-from server.storage.port import Store
 
 __all__ = ["IMPORT_INCOMPLETE", "ImportReport", "import_messages"]
 
