@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.storage.open import open_store
 from server.domain.ports.store import Store
+from server.storage.open import open_store
 from tests.support.stores import StoreUrls
 
 

@@ -12,8 +12,8 @@ from typing import cast
 
 from server.domain.follower_wakeups import AppendSignals
 from server.domain.models import Message
-from server.domain.streams import MessageBatch, StreamRequest, stream_messages
 from server.domain.ports.store import MessageReader, Store
+from server.domain.streams import MessageBatch, StreamRequest, stream_messages
 from tests.support.records import new_message
 
 
