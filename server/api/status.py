@@ -8,11 +8,14 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from server.domain.errors import (
+    Aborted,
     AlreadyExists,
+    DataLoss,
     FailedPrecondition,
     InvalidArgument,
     MemoriaError,
     NotFound,
+    StoreFailure,
     Unavailable,
 )
 
@@ -26,7 +29,10 @@ _CODES: list[tuple[type[MemoriaError], int]] = [
     (NotFound, code_pb2.NOT_FOUND),
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (Aborted, code_pb2.ABORTED),
     (Unavailable, code_pb2.UNAVAILABLE),
+    (DataLoss, code_pb2.DATA_LOSS),
+    (StoreFailure, code_pb2.INTERNAL),
 ]
 
 # What a client sees of a bug: nothing of the stack trace or of stored data.

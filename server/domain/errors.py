@@ -8,8 +8,12 @@ to a gRPC status code in exactly one place (``server.api.status``)::
     ├── NotFound          a named resource does not exist
     ├── AlreadyExists     a resource with that identifier exists already
     ├── FailedPrecondition  the request is well-formed but not applicable now
-    └── Unavailable       the store cannot be reached, or summaries are far
-                          behind; safe to retry
+    ├── Aborted           a concurrent write got in the way; safe to retry
+    ├── Unavailable       the store cannot be reached, or summaries are far
+    │                     behind; safe to retry
+    ├── DataLoss          a stored record cannot be read back (corrupt)
+    └── StoreFailure      the store refused an operation for a reason the
+                          server does not expect (its detail goes to the log)
 
 An error can also carry ``reason`` and ``facts`` for clients that act on it by
 program (sent as a ``google.rpc.ErrorInfo``), and notes (``add_note``) that
@@ -18,19 +22,28 @@ are appended to its message, e.g. how much of an import was committed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 __all__ = [
+    "Aborted",
     "AlreadyExists",
     "ConfigurationError",
+    "DataLoss",
     "FailedPrecondition",
     "FieldViolation",
     "InvalidArgument",
     "MemoriaError",
     "NotFound",
+    "StoreFailure",
     "Unavailable",
+    "decodes",
 ]
 
 
@@ -74,8 +87,41 @@ class FailedPrecondition(MemoriaError):
     pass
 
 
+class Aborted(MemoriaError):
+    pass
+
+
 class Unavailable(MemoriaError):
     pass
+
+
+class DataLoss(MemoriaError):
+    pass
+
+
+class StoreFailure(MemoriaError):
+    pass
+
+
+def decodes(record: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Marks a function that turns a stored ``record`` (a row, a document) back into
+    a domain record: a value it cannot decode is corruption, reported as
+    ``DataLoss`` instead of a bare ``KeyError`` or ``ValueError``."""
+
+    def decorator(decode: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(decode)
+        def decoded(*args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                return decode(*args, **kwargs)
+            except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+                raise DataLoss(
+                    f"a stored {record} cannot be read ({type(exc).__name__}): the store"
+                    " holds a corrupt record"
+                ) from exc
+
+        return decoded
+
+    return decorator
 
 
 class ConfigurationError(Exception):

@@ -10,7 +10,13 @@ from tests.support.stores import StoreUrls
 
 
 @pytest.fixture
-async def store(store_kind: str, store_urls: StoreUrls) -> AsyncIterator[Store]:
+def store_url(store_kind: str, store_urls: StoreUrls) -> str:
+    """Where the test's fresh store keeps its data."""
+    return store_urls.fresh(store_kind)
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
     """A fresh, empty store of each kind, set up and closed around the test."""
-    async with open_store(store_urls.fresh(store_kind)) as opened:
+    async with open_store(store_url) as opened:
         yield opened

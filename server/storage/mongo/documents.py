@@ -33,6 +33,7 @@ from typing import Any
 from bson import ObjectId
 
 from server.domain.clock import from_micros, to_micros
+from server.domain.errors import decodes
 from server.domain.models import ROLE_TYPES, JsonObject, Message, Session, Summary, User
 
 __all__ = [
@@ -115,6 +116,7 @@ def new_session_fields(now_micros: int) -> Document:
     }
 
 
+@decodes("session")
 def session_from_document(document: Document) -> Session:
     return Session(
         session_id=document["_id"],
@@ -140,6 +142,7 @@ def user_document(user: User) -> Document:
     }
 
 
+@decodes("user")
 def user_from_document(document: Document) -> User:
     return User(
         user_id=document["_id"],
@@ -169,6 +172,7 @@ def message_document(session_id: str, message: Message) -> Document:
     }
 
 
+@decodes("message")
 def message_from_document(document: Document) -> Message:
     return Message(
         uuid=document["uuid"],
@@ -196,6 +200,7 @@ def summary_document(session_id: str, summary: Summary) -> Document:
     }
 
 
+@decodes("summary")
 def summary_from_document(document: Document) -> Summary:
     return Summary(
         uuid=document["uuid"],

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -31,6 +31,7 @@ from server.storage.mongo.schema import Collections, create_indexes
 
 __all__ = ["MongoStore"]
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -68,78 +69,79 @@ class MongoStore:
         with translate_errors(detailed=True):
             await self._database.command("ping")
 
-    async def create_session(self, session: Session) -> Session:
+    async def _run(
+        self,
+        operation: Callable[Concatenate[Collections, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Runs one operation of the adapter: the one place where driver errors become
+        the domain's."""
         with translate_errors():
-            return await sessions.create_session(self._collections, session)
+            return await operation(self._collections, *args, **kwargs)
+
+    async def _write(
+        self,
+        session_id: str,
+        operation: Callable[Concatenate[Collections, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """A write to one session: holds the session's lock and runs to its end even
+        when the caller is cancelled."""
+
+        async def locked() -> T:
+            async with self._locks.hold(session_id):
+                return await self._run(operation, *args, **kwargs)
+
+        return await _run_to_completion(locked())
+
+    async def create_session(self, session: Session) -> Session:
+        return await self._run(sessions.create_session, session)
 
     async def get_session(self, session_id: str) -> Session | None:
-        with translate_errors():
-            return await sessions.get_session(self._collections, session_id)
+        return await self._run(sessions.get_session, session_id)
 
     async def update_session(
         self, session_id: str, patch: SessionPatch, now: datetime
     ) -> Session | None:
-        async with self._locks.hold(session_id):
-            with translate_errors():
-                return await sessions.update_session(self._collections, session_id, patch, now)
+        return await self._write(session_id, sessions.update_session, session_id, patch, now)
 
     async def delete_session(self, session_id: str) -> bool:
-        return await _run_to_completion(self._delete_session(session_id))
-
-    async def _delete_session(self, session_id: str) -> bool:
-        async with self._locks.hold(session_id):
-            with translate_errors():
-                return await sessions.delete_session(self._collections, session_id)
+        return await self._write(session_id, sessions.delete_session, session_id)
 
     async def list_sessions(
         self, *, user_id: str | None, after: ListCursor | None, limit: int
     ) -> list[Session]:
-        with translate_errors():
-            return await sessions.list_sessions(self._collections, user_id, after, limit)
+        return await self._run(sessions.list_sessions, user_id, after, limit)
 
     async def create_user(self, user: User) -> User:
-        with translate_errors():
-            return await users.create_user(self._collections, user)
+        return await self._run(users.create_user, user)
 
     async def get_user(self, user_id: str) -> User | None:
-        with translate_errors():
-            return await users.get_user(self._collections, user_id)
+        return await self._run(users.get_user, user_id)
 
     async def update_user(self, user_id: str, patch: UserPatch, now: datetime) -> User | None:
-        with translate_errors():
-            return await users.update_user(self._collections, user_id, patch, now)
+        return await self._run(users.update_user, user_id, patch, now)
 
     async def delete_user(self, user_id: str) -> bool:
-        with translate_errors():
-            return await users.delete_user(self._collections, user_id)
+        return await self._run(users.delete_user, user_id)
 
     async def list_users(self, *, after: ListCursor | None, limit: int) -> list[User]:
-        with translate_errors():
-            return await users.list_users(self._collections, after, limit)
+        return await self._run(users.list_users, after, limit)
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
     ) -> AppendResult:
-        return await _run_to_completion(self._append_messages(session_id, messages_, now))
-
-    async def _append_messages(
-        self, session_id: str, messages_: Sequence[NewMessage], now: datetime
-    ) -> AppendResult:
-        async with self._locks.hold(session_id):
-            with translate_errors():
-                return await messages.append_messages(self._collections, session_id, messages_, now)
+        return await self._write(session_id, messages.append_messages, session_id, messages_, now)
 
     async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
-        with translate_errors():
-            return await messages.recent_messages(self._collections, session_id, limit)
+        return await self._run(messages.recent_messages, session_id, limit)
 
     async def list_messages(
         self, session_id: str, *, after_sequence: int, limit: int
     ) -> list[Message] | None:
-        with translate_errors():
-            return await messages.list_messages(
-                self._collections, session_id, after_sequence, limit
-            )
+        return await self._run(messages.list_messages, session_id, after_sequence, limit)
 
     def read_messages(
         self, session_id: str, *, after_sequence: int, batch_size: int
@@ -147,63 +149,36 @@ class MongoStore:
         return messages.CursorReader(self._collections, session_id, after_sequence, batch_size)
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
-        with translate_errors():
-            return await messages.get_message(self._collections, session_id, uuid)
+        return await self._run(messages.get_message, session_id, uuid)
 
     async def replace_message_metadata(
         self, session_id: str, uuid: str, metadata: JsonObject
     ) -> Message | None:
-        with translate_errors():
-            return await messages.replace_message_metadata(
-                self._collections, session_id, uuid, metadata
-            )
+        return await self._run(messages.replace_message_metadata, session_id, uuid, metadata)
 
     async def delete_messages(self, session_id: str, now: datetime) -> bool:
-        return await _run_to_completion(self._delete_messages(session_id, now))
-
-    async def _delete_messages(self, session_id: str, now: datetime) -> bool:
-        async with self._locks.hold(session_id):
-            with translate_errors():
-                return await messages.delete_messages(self._collections, session_id, now)
+        return await self._write(session_id, messages.delete_messages, session_id, now)
 
     async def get_summary(self, session_id: str) -> Summary | None:
-        with translate_errors():
-            return await summaries.get_summary(self._collections, session_id)
+        return await self._run(summaries.get_summary, session_id)
 
     async def save_summary(self, session_id: str, summary: Summary) -> bool:
-        return await _run_to_completion(self._save_summary(session_id, summary))
-
-    async def _save_summary(self, session_id: str, summary: Summary) -> bool:
-        async with self._locks.hold(session_id):
-            with translate_errors():
-                return await summaries.save_summary(self._collections, session_id, summary)
+        return await self._write(session_id, summaries.save_summary, session_id, summary)
 
     async def acquire_summary_lease(
         self, session_id: str, owner: str, now: datetime, expires_at: datetime
     ) -> bool:
         return await _run_to_completion(
-            self._acquire_summary_lease(session_id, owner, now, expires_at)
+            self._run(leases.acquire_summary_lease, session_id, owner, now, expires_at)
         )
 
-    async def _acquire_summary_lease(
-        self, session_id: str, owner: str, now: datetime, expires_at: datetime
-    ) -> bool:
-        with translate_errors():
-            return await leases.acquire_summary_lease(
-                self._collections, session_id, owner, now, expires_at
-            )
-
     async def release_summary_lease(self, session_id: str, owner: str) -> None:
-        with translate_errors():
-            await leases.release_summary_lease(self._collections, session_id, owner)
+        await self._run(leases.release_summary_lease, session_id, owner)
 
     async def sessions_to_summarize(
         self, *, min_unsummarized: int, after: str | None, limit: int
     ) -> list[str]:
-        with translate_errors():
-            return await summaries.sessions_to_summarize(
-                self._collections, min_unsummarized, after, limit
-            )
+        return await self._run(summaries.sessions_to_summarize, min_unsummarized, after, limit)
 
 
 async def _run_to_completion(write: Coroutine[Any, Any, T]) -> T:

@@ -8,6 +8,7 @@ transactions are ordinary sequential code. SQLite releases the GIL while it work
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from server.domain.errors import Unavailable
+from server.domain.errors import Aborted, DataLoss, MemoriaError, StoreFailure, Unavailable
 
-__all__ = ["SqliteWorker", "transaction"]
+__all__ = ["SqliteWorker", "transaction", "translated"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("memoria.storage.sqlite")
 
 
 class SqliteWorker:
@@ -32,9 +35,8 @@ class SqliteWorker:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, self._call, operation)
-        except sqlite3.OperationalError as exc:
-            # Locked, read-only or unreadable database file: the store cannot serve now.
-            raise Unavailable(f"SQLite store unavailable: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise translated(exc) from exc
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
@@ -49,6 +51,23 @@ class SqliteWorker:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def translated(error: sqlite3.Error) -> MemoriaError:
+    """The domain's error for a ``sqlite3`` one: every SQLite error leaves the adapter
+    as one of these, never as itself."""
+    if isinstance(error, sqlite3.OperationalError):
+        # Locked, read-only or unreadable database file: the store cannot serve now.
+        return Unavailable(f"SQLite store unavailable: {error}")
+    if isinstance(error, sqlite3.IntegrityError):
+        # A uniqueness or foreign key the adapter did not expect to meet: a writer of
+        # another process changed the same rows; the caller may retry.
+        return Aborted(f"SQLite store: a concurrent write conflicts ({error}); retry")
+    if type(error) is sqlite3.DatabaseError:
+        # "database disk image is malformed", "file is not a database".
+        return DataLoss(f"SQLite store file is damaged: {error}")
+    log.error("SQLite store error: %r", error)
+    return StoreFailure(f"SQLite store error ({type(error).__name__}); see the server log")
 
 
 def _connect(path: Path) -> sqlite3.Connection:

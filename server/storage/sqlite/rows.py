@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from server.domain.clock import from_micros, to_micros
+from server.domain.errors import decodes
 from server.domain.models import ROLE_TYPES, JsonObject, Message, Session, Summary, User
 
 __all__ = [
@@ -52,6 +53,7 @@ def dump_json(value: JsonObject) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+@decodes("session")
 def session_from_row(row: tuple[Any, ...]) -> Session:
     session_id, user_id, metadata, created_at, updated_at, message_count, token_count = row
     return Session(
@@ -65,6 +67,7 @@ def session_from_row(row: tuple[Any, ...]) -> Session:
     )
 
 
+@decodes("user")
 def user_from_row(row: tuple[Any, ...]) -> User:
     user_id, email, first_name, last_name, metadata, created_at, updated_at = row
     return User(
@@ -78,6 +81,7 @@ def user_from_row(row: tuple[Any, ...]) -> User:
     )
 
 
+@decodes("message")
 def message_from_row(row: tuple[Any, ...]) -> Message:
     _, sequence, uuid, role, role_type, content, metadata, token_count, created_at = row
     return Message(
@@ -106,6 +110,7 @@ def message_to_row(session_id: str, message: Message) -> tuple[Any, ...]:
     )
 
 
+@decodes("summary")
 def summary_from_row(row: tuple[Any, ...]) -> Summary:
     _, version, uuid, content, token_count, last_uuid, last_sequence, created_at = row
     return Summary(
