@@ -5,8 +5,8 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from server.storage.mongo import MongoStore
+from server.storage.mongo.cursor_reader import CursorReader
 from server.storage.mongo.documents import Document
-from server.storage.mongo.messages import CursorReader
 from tests.support.records import NOW, new_message
 
 

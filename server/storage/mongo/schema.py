@@ -45,7 +45,7 @@ SESSION_INDEXES = [
     ),
 ]
 MESSAGE_INDEXES = [
-    # One message per position: the guard of the order (see messages.append_messages).
+    # One message per position: the guard of the order (see appends.append_messages).
     IndexModel([("session_id", ASCENDING), ("sequence", ASCENDING)], name="position", unique=True),
     # One message per uuid in a session: what makes appends idempotent.
     IndexModel([("session_id", ASCENDING), ("uuid", ASCENDING)], name="uuid", unique=True),

@@ -22,8 +22,9 @@ from server.domain.models import (
     UserPatch,
 )
 from server.domain.ports.store import ListCursor, MessageReader
-from server.storage.mongo import leases, messages, sessions, summaries, users
+from server.storage.mongo import appends, leases, messages, sessions, summaries, users
 from server.storage.mongo.client import connect
+from server.storage.mongo.cursor_reader import CursorReader
 from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.locks import SessionLocks
@@ -133,7 +134,7 @@ class MongoStore:
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
     ) -> AppendResult:
-        return await self._write(session_id, messages.append_messages, session_id, messages_, now)
+        return await self._write(session_id, appends.append_messages, session_id, messages_, now)
 
     async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
         return await self._run(messages.recent_messages, session_id, limit)
@@ -146,7 +147,7 @@ class MongoStore:
     def read_messages(
         self, session_id: str, *, after_sequence: int, batch_size: int
     ) -> MessageReader:
-        return messages.CursorReader(self._collections, session_id, after_sequence, batch_size)
+        return CursorReader(self._collections, session_id, after_sequence, batch_size)
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
         return await self._run(messages.get_message, session_id, uuid)
