@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from server.domain.errors import NotFound, Unavailable
 from server.domain.follower_wakeups import AppendSignals, wait_for
 from server.domain.models import Message
-from server.domain.ports.store import Store
+from server.domain.ports.store import MessageReader, Store
+from server.domain.stream_batches import FIRST_READ, chunks, next_read_limit
+from server.domain.stream_holes import DEFAULT_GAP_GRACE, Hole, first_hole
 from server.domain.validation import Violations
 
 __all__ = [
-    "DEFAULT_GAP_GRACE",
     "DEFAULT_STREAM_BATCH",
     "MAX_STREAM_BATCH",
-    "STREAM_BATCH_BYTES",
     "MessageBatch",
     "StreamRequest",
     "stream_messages",
@@ -25,19 +24,6 @@ __all__ = [
 
 DEFAULT_STREAM_BATCH = 500
 MAX_STREAM_BATCH = 1000
-# Soft limit on the text of one batch: big messages make smaller batches, and the
-# next store read asks for fewer, so the server's memory stays bounded whatever
-# the messages' size.
-STREAM_BATCH_BYTES = 4 * 1024 * 1024
-# What a message costs beyond its content (uuid, role, timestamps, framing).
-_MESSAGE_OVERHEAD_BYTES = 100
-_FIRST_READ = 16
-# How long a follower waits at a hole in the newest sequences before passing it.
-# On MongoDB two server processes appending to one session reserve their blocks of
-# sequences in one order and may insert them in the other: the later block can be
-# visible a moment before the earlier one. A hole can also be for good (a block
-# given back after a conflict), so the wait is bounded.
-DEFAULT_GAP_GRACE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +33,30 @@ class StreamRequest:
     after_uuid: str = ""
     batch_size: int = 0
     follow: bool = False
+
+    def checked(self) -> StreamRequest:
+        """The request with its uuid in canonical form; INVALID_ARGUMENT if malformed."""
+        check = Violations()
+        check.identifier("session_id", self.session_id)
+        if self.after_sequence < 0:
+            check.add("after_sequence", f"must not be negative, got {self.after_sequence}")
+        after_uuid = ""
+        if self.after_uuid:
+            after_uuid = check.uuid("after_uuid", self.after_uuid)
+            if self.after_sequence:
+                check.add("after_uuid", "give after_sequence or after_uuid, not both")
+        if not 0 <= self.batch_size <= MAX_STREAM_BATCH:
+            check.add(
+                "batch_size", f"must be between 0 and {MAX_STREAM_BATCH}, got {self.batch_size}"
+            )
+        check.raise_if_any()
+        return StreamRequest(
+            self.session_id,
+            self.after_sequence,
+            after_uuid,
+            self.batch_size or DEFAULT_STREAM_BATCH,
+            self.follow,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,67 +88,85 @@ async def stream_messages(
     sequences for up to ``gap_grace`` seconds, so that a message still being stored
     by another process is delivered in its place, not skipped.
     """
-    check = Violations()
-    check.identifier("session_id", request.session_id)
-    if request.after_sequence < 0:
-        check.add("after_sequence", f"must not be negative, got {request.after_sequence}")
-    after_uuid = ""
-    if request.after_uuid:
-        after_uuid = check.uuid("after_uuid", request.after_uuid)
-        if request.after_sequence:
-            check.add("after_uuid", "give after_sequence or after_uuid, not both")
-    if not 0 <= request.batch_size <= MAX_STREAM_BATCH:
-        check.add(
-            "batch_size", f"must be between 0 and {MAX_STREAM_BATCH}, got {request.batch_size}"
-        )
-    check.raise_if_any()
-
-    session_id = request.session_id
-    after = request.after_sequence
-    if after_uuid:
-        start = await store.get_message(session_id, after_uuid)
-        if start is None:
-            if await store.get_session(session_id) is None:
-                raise NotFound("session", session_id)
-            raise NotFound("message", request.after_uuid)
-        after = start.sequence
-
-    batch_size = request.batch_size or DEFAULT_STREAM_BATCH
-    # Slow start: the first read is small, later ones grow while the messages are
-    # small enough, so even a history of 1 MiB messages is read a few at a time.
-    read_limit = min(batch_size, _FIRST_READ)
-    announced_caught_up = False
-    hole: _Hole | None = None
-    delivered = False
-    reader = store.read_messages(session_id, after_sequence=after, batch_size=batch_size)
+    request = request.checked()
+    after = await _start_sequence(store, request)
+    stream = _Stream(store, signals, poll_interval, gap_grace, request, after)
     try:
-        with signals.subscribe(session_id) as wakeup:
+        async for batch in stream.batches():
+            yield batch
+    finally:
+        await stream.close()
+
+
+async def _start_sequence(store: Store, request: StreamRequest) -> int:
+    """The sequence the stream starts after: given, or the one of ``after_uuid``."""
+    if not request.after_uuid:
+        return request.after_sequence
+    start = await store.get_message(request.session_id, request.after_uuid)
+    if start is not None:
+        return start.sequence
+    if await store.get_session(request.session_id) is None:
+        raise NotFound("session", request.session_id)
+    raise NotFound("message", request.after_uuid)
+
+
+class _Stream:
+    """The read loop of one stream: where it stands, and the hole it waits at."""
+
+    def __init__(
+        self,
+        store: Store,
+        signals: AppendSignals,
+        poll_interval: float,
+        gap_grace: float,
+        request: StreamRequest,
+        after: int,
+    ) -> None:
+        self._store = store
+        self._signals = signals
+        self._poll_interval = poll_interval
+        self._gap_grace = gap_grace
+        self._request = request
+        self._after = after
+        self._delivered = False
+        self._hole: Hole | None = None
+        self._reader = self._open_reader()
+
+    def _open_reader(self) -> MessageReader:
+        return self._store.read_messages(
+            self._request.session_id,
+            after_sequence=self._after,
+            batch_size=self._request.batch_size,
+        )
+
+    async def close(self) -> None:
+        await self._reader.close()
+
+    async def batches(self) -> AsyncIterator[MessageBatch]:
+        request = self._request
+        read_limit = min(request.batch_size, FIRST_READ)
+        announced_caught_up = False
+        with self._signals.subscribe(request.session_id) as wakeup:
             while True:
                 wakeup.clear()
-                messages = await reader.read(read_limit)
+                messages = await self._reader.read(read_limit)
                 if messages is None:
-                    raise NotFound("session", session_id)
+                    raise NotFound("session", request.session_id)
                 caught_up = len(messages) < read_limit
                 holding = False
                 if request.follow and caught_up:
-                    # Before its first message the stream knows no position to be
-                    # contiguous with: sequences skip what DeleteMemory removed.
-                    hole = _hole(messages, after if delivered else None, hole)
-                    if hole is not None and time.monotonic() - hole.since < gap_grace:
-                        messages, holding = messages[: hole.index], True
-                chunks = _chunks(messages)
-                for number, chunk in enumerate(chunks, start=1):
-                    after, delivered = chunk[-1].sequence, True
-                    announced_caught_up = caught_up and not holding and number == len(chunks)
-                    yield MessageBatch(chunk, after, announced_caught_up)
-                read_limit = _next_read_limit(messages, read_limit, batch_size)
+                    messages, holding = self._before_hole(messages)
+                batches = chunks(messages)
+                for number, batch in enumerate(batches, start=1):
+                    self._after, self._delivered = batch[-1].sequence, True
+                    announced_caught_up = caught_up and not holding and number == len(batches)
+                    yield MessageBatch(batch, self._after, announced_caught_up)
+                read_limit = next_read_limit(messages, read_limit, request.batch_size)
                 if holding:
                     # The reader has gone past the hole: read again from before it.
-                    await reader.close()
-                    reader = store.read_messages(
-                        session_id, after_sequence=after, batch_size=batch_size
-                    )
-                    await _wait(signals, wakeup, min(poll_interval, gap_grace / 10), after)
+                    await self._reader.close()
+                    self._reader = self._open_reader()
+                    await self._wait(wakeup, min(self._poll_interval, self._gap_grace / 10))
                     continue
                 if not caught_up:
                     continue
@@ -146,68 +174,23 @@ async def stream_messages(
                     return
                 if not announced_caught_up:
                     announced_caught_up = True
-                    yield MessageBatch([], after, caught_up=True)
-                await _wait(signals, wakeup, poll_interval, after)
-    finally:
-        await reader.close()
+                    yield MessageBatch([], self._after, caught_up=True)
+                await self._wait(wakeup, self._poll_interval)
 
+    def _before_hole(self, messages: list[Message]) -> tuple[list[Message], bool]:
+        """The messages before a hole that is still worth waiting at, and whether
+        there is one. Before its first message the stream knows no position to be
+        contiguous with: sequences skip what DeleteMemory removed."""
+        after = self._after if self._delivered else None
+        self._hole = first_hole(messages, after, self._hole)
+        if self._hole is not None and self._hole.waited_less_than(self._gap_grace):
+            return messages[: self._hole.index], True
+        return messages, False
 
-async def _wait(signals: AppendSignals, wakeup: asyncio.Event, seconds: float, after: int) -> None:
-    """Waits for a wake-up or the next poll; ends the stream when the server shuts down."""
-    await wait_for(wakeup, seconds)
-    if signals.closed:
-        raise Unavailable(f"the server is shutting down; resume with after_sequence={after}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Hole:
-    """A missing sequence: ``index`` is the position in the read of the message
-    after it, ``since`` when the stream first met it (``time.monotonic``)."""
-
-    sequence: int
-    index: int
-    since: float
-
-
-def _hole(messages: list[Message], after: int | None, known: _Hole | None) -> _Hole | None:
-    """The first hole in the sequences of ``messages``, which follow ``after`` when
-    it is given."""
-    if not messages:
-        return None
-    expected = messages[0].sequence if after is None else after + 1
-    for index, message in enumerate(messages):
-        if message.sequence != expected:
-            if known is not None and known.sequence == expected:
-                return _Hole(expected, index, known.since)
-            return _Hole(expected, index, time.monotonic())
-        expected += 1
-    return None
-
-
-def _size(message: Message) -> int:
-    return len(message.content) + _MESSAGE_OVERHEAD_BYTES
-
-
-def _chunks(messages: list[Message]) -> list[list[Message]]:
-    """Splits a read into batches of at most ``STREAM_BATCH_BYTES`` of text (and at
-    least one message each)."""
-    chunks: list[list[Message]] = []
-    start, size = 0, 0
-    for index, message in enumerate(messages):
-        message_size = _size(message)
-        if size + message_size > STREAM_BATCH_BYTES and index > start:
-            chunks.append(messages[start:index])
-            start, size = index, 0
-        size += message_size
-    if start < len(messages):
-        chunks.append(messages[start:])
-    return chunks
-
-
-def _next_read_limit(messages: list[Message], limit: int, batch_size: int) -> int:
-    """Doubles the read limit up to ``batch_size``, as far as messages of the size just
-    read fit the byte budget."""
-    if not messages:
-        return limit
-    average = sum(map(_size, messages)) // len(messages)
-    return max(1, min(batch_size, 2 * limit, STREAM_BATCH_BYTES // average))
+    async def _wait(self, wakeup: asyncio.Event, seconds: float) -> None:
+        """Waits for a wake-up or the next poll; ends the stream when the server shuts down."""
+        await wait_for(wakeup, seconds)
+        if self._signals.closed:
+            raise Unavailable(
+                f"the server is shutting down; resume with after_sequence={self._after}"
+            )
