@@ -34,8 +34,8 @@ $(GRPCURL):
 
 # The MongoDB-compatible server the tests run the MongoDB adapter against
 # (unless MEMORIA_TEST_MONGODB_URI names a real one).
-$(FERRETDB): tests/support/build_ferretdb.sh
-	bash tests/support/build_ferretdb.sh $(CACHE)/bin
+$(FERRETDB): bench/harness/build_ferretdb.sh
+	bash bench/harness/build_ferretdb.sh $(CACHE)/bin
 
 .PHONY: ferretdb
 ferretdb: $(FERRETDB) ## Build FerretDB v1 under .cache/ for the MongoDB tests

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from memoria.v1 import memory_service_pb2 as pb
 
-from tests.support.clients import Stubs
-from tests.support.ferretdb import FerretDB, database_url, external_mongodb_uri, ferretdb_binary
-from tests.support.messages import SEED_CONVERSATION, message
-from tests.support.server_process import ServerProcess
+from bench.harness.ferretdb import FerretDB, database_url, external_mongodb_uri, ferretdb_binary
+from bench.harness.requests import SEED_CONVERSATION, message
+from bench.harness.server_process import ServerProcess
+from bench.harness.stubs import Stubs
 
 # FerretDB, the MongoDB the tests use, scans the whole collection on every query
 # that does not name an _id (see the README), so its figures get worse as the

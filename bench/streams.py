@@ -29,7 +29,7 @@ from google.protobuf import timestamp_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 
-from tests.support.server_process import ServerProcess
+from bench.harness.server_process import ServerProcess
 
 IMPORT = "/memoria.v1.MemoryService/ImportMessages"
 STREAM = "/memoria.v1.MemoryService/StreamMessages"

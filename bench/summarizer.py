@@ -18,10 +18,11 @@ from pathlib import Path
 
 from server.domain.clock import utc_now
 from server.domain.models import NewMessage, RoleType
-from server.domain.summaries import SummaryFolder
+from server.domain.summary_folding import SummaryFolder
 from server.storage.open import open_store
 from server.summarizers.extractive import ExtractiveSummarizer
-from server.tokens import TiktokenCounter, load_encoding
+from server.tokenizers.offline_encodings import load_encoding
+from server.tokenizers.tiktoken_counter import TiktokenCounter
 
 _SUBJECTS = [
     "Octavia Butler",

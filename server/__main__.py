@@ -8,7 +8,8 @@ import signal
 import sys
 
 from server.app import running_server
-from server.config import ConfigurationError, Settings, load_settings
+from server.config import Settings, load_settings
+from server.domain.errors import ConfigurationError
 
 
 async def serve(settings: Settings) -> None:

@@ -13,13 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
-from server.summarizers.prompt import DEFAULT_PROMPT
-
-__all__ = ["ConfigurationError", "Settings", "load_settings"]
-
-
-class ConfigurationError(Exception):
-    """A setting the server cannot start with."""
+__all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -94,8 +88,9 @@ class Settings(BaseSettings):
         " between chunks so that a large backlog does not slow the RPCs (1: no rest)",
     )
     summary_prompt: str = Field(
-        DEFAULT_PROMPT,
-        description="LLM prompt; {previous_summary}, {messages} and {token_budget} are filled in",
+        "",
+        description="LLM prompt template; {previous_summary}, {messages} and {token_budget}"
+        " are filled in (empty: the built-in prompt)",
     )
     llm_base_url: str = Field(
         "", description="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1"

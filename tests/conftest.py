@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from tests.support.clients import Stubs
-from tests.support.ferretdb import FerretDB, external_mongodb_uri, ferretdb_binary
-from tests.support.server_process import ServerProcess
+from bench.harness.ferretdb import FerretDB, external_mongodb_uri, ferretdb_binary
+from bench.harness.server_process import ServerProcess
+from bench.harness.stubs import Stubs
 from tests.support.stores import STORE_KINDS, StoreUrls
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from grpc_health.v1 import health, health_pb2
-
-from server.storage.port import Store
 
 __all__ = ["SUMMARIZER_SERVICE", "StoreHealth"]
 
@@ -25,10 +23,13 @@ class StoreHealth:
     """Reports SERVING for the server ("") and each service while the store answers,
     and the status that other components report under their own names."""
 
-    def __init__(self, store: Store, services: Sequence[str], interval: float) -> None:
+    def __init__(
+        self, ping: Callable[[], Awaitable[None]], services: Sequence[str], interval: float
+    ) -> None:
+        """``ping`` returns when the store answers and raises otherwise."""
         # grpc-stubs does not know the asyncio servicer.
         self.servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
-        self._store = store
+        self._ping = ping
         self._names = ["", *services]
         self._interval = interval
         self._healthy: bool | None = None
@@ -40,7 +41,7 @@ class StoreHealth:
 
     async def probe(self) -> bool:
         try:
-            await asyncio.wait_for(self._store.ping(), timeout=self._interval)
+            await asyncio.wait_for(self._ping(), timeout=self._interval)
             healthy = True
         except Exception as exc:  # Unavailable, a timeout, or anything else: never kill the prober
             healthy = False

@@ -24,6 +24,7 @@ from types import MappingProxyType
 
 __all__ = [
     "AlreadyExists",
+    "ConfigurationError",
     "FailedPrecondition",
     "FieldViolation",
     "InvalidArgument",
@@ -75,3 +76,7 @@ class FailedPrecondition(MemoriaError):
 
 class Unavailable(MemoriaError):
     pass
+
+
+class ConfigurationError(Exception):
+    """A setting the server cannot start with (not an RPC error: it stops the start)."""

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
-from server.domain.appends import AppendListener, AppendListeners
+from server.domain.append_listeners import AppendListener, AppendListeners
+from server.domain.bulk_import import ImportReport, import_messages
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound, Unavailable
-from server.domain.follow import AppendSignals
-from server.domain.imports import ImportReport, import_messages
+from server.domain.follower_wakeups import AppendSignals
 from server.domain.inputs import ImportBatch, MessageInput
+from server.domain.message_acceptance import AcceptedMessage, accept_message, stamp_messages
 from server.domain.metadata import keep_reserved
 from server.domain.models import (
     JsonObject,
     Memory,
     MemoryType,
     Message,
-    NewMessage,
     Page,
-    RoleType,
     Summary,
 )
 from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
+from server.domain.ports.store import Store
+from server.domain.ports.token_counter import TokenCounter
 from server.domain.streams import MessageBatch, StreamRequest, stream_messages
-from server.domain.tokens import TokenCounter
 from server.domain.validation import Limits, Violations, check_session_id
-from server.storage.port import Store
 
 __all__ = ["MAX_LASTN", "MemoryManager"]
 
@@ -77,40 +75,21 @@ class MemoryManager:
                 f"has {len(inputs)} messages, more than the limit of "
                 f"{self._limits.max_messages_per_request} per request",
             )
-        accepted: list[tuple[MessageInput, str, RoleType]] = []
+        accepted: list[AcceptedMessage] = []
         first_index_of_uuid: dict[str, int] = {}
         for index, message in enumerate(inputs):
             path = f"messages[{index}]"
-            message_uuid = str(uuid.uuid4())
-            if message.uuid:
-                message_uuid = check.uuid(f"{path}.uuid", message.uuid)
-                first = first_index_of_uuid.setdefault(message_uuid, index)
-                if message_uuid and first != index:
-                    check.add(f"{path}.uuid", f"repeats the uuid of messages[{first}]")
-            check.role(f"{path}.role", message.role)
-            check.content(f"{path}.content", message.content, self._limits)
-            check.metadata(f"{path}.metadata", message.metadata, self._limits)
-            role_type = check.role_type(f"{path}.role_type", message.role_type)
-            if role_type is not None:
-                accepted.append((message, message_uuid, role_type))
+            item = accept_message(check, path, message, self._limits)
+            if item is None:
+                continue
+            first = first_index_of_uuid.setdefault(item.uuid, index)
+            if first != index:
+                check.add(f"{path}.uuid", f"repeats the uuid of messages[{first}]")
+            accepted.append(item)
         check.raise_if_any()
 
-        token_counts = await self._tokens.count([m.content for m in inputs])
         now = self._clock()
-        new_messages = [
-            NewMessage(
-                uuid=message_uuid,
-                role=message.role,
-                role_type=role_type,
-                content=message.content,
-                metadata=message.metadata,
-                token_count=token_count,
-                created_at=now,
-            )
-            for (message, message_uuid, role_type), token_count in zip(
-                accepted, token_counts, strict=True
-            )
-        ]
+        new_messages = await stamp_messages(accepted, self._tokens, now)
         result = await self._store.append_messages(session_id, new_messages, now)
         if result.added:
             self._listener.appended(session_id, max(m.sequence for m in result.messages))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +24,7 @@ __all__ = [
     "Summary",
     "User",
     "UserPatch",
+    "patch_changes",
 ]
 
 JsonObject = dict[str, Any]
@@ -98,12 +99,6 @@ class UserPatch:
     last_name: str | Keep = KEEP
     metadata: JsonObject | Keep = KEEP
 
-    def text_changes(self) -> dict[str, str]:
-        """The text fields it changes, by name, with their new values (not metadata,
-        which each store encodes its own way)."""
-        fields = {"email": self.email, "first_name": self.first_name, "last_name": self.last_name}
-        return {name: value for name, value in fields.items() if value is not KEEP}
-
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
@@ -143,6 +138,11 @@ class Message:
     metadata: JsonObject
     token_count: int
     created_at: datetime
+
+    @property
+    def speaker(self) -> str:
+        """Who said it: the free-text role when set, otherwise the role type."""
+        return self.role or self.role_type.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +187,12 @@ class Memory:
 class Page(Generic[T]):
     items: list[T]
     next_page_token: str
+
+
+def patch_changes(patch: SessionPatch | UserPatch) -> dict[str, Any]:
+    """The fields a patch changes, by name, with their new values (``KEEP`` ones left out)."""
+    return {
+        field.name: value
+        for field in fields(patch)
+        if (value := getattr(patch, field.name)) is not KEEP
+    }

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from server.domain.clock import from_micros, to_micros
 from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.models import Page
-from server.storage.port import ListCursor
+from server.domain.ports.store import ListCursor
 
 __all__ = [
     "decode_page_token",

@@ -7,8 +7,8 @@ from server.domain.errors import NotFound
 from server.domain.metadata import keep_reserved
 from server.domain.models import KEEP, JsonObject, Keep, Page, Session, SessionPatch
 from server.domain.pagination import list_cursor, newest_first_page
+from server.domain.ports.store import Store
 from server.domain.validation import Limits, Violations, check_session_id
-from server.storage.port import Store
 
 __all__ = ["SessionManager"]
 

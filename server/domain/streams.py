@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from server.domain.errors import NotFound, Unavailable
-from server.domain.follow import AppendSignals, wait_for
+from server.domain.follower_wakeups import AppendSignals, wait_for
 from server.domain.models import Message
+from server.domain.ports.store import Store
 from server.domain.validation import Violations
-from server.storage.port import Store
 
 __all__ = [
     "DEFAULT_GAP_GRACE",

@@ -9,9 +9,9 @@ from server.domain.errors import NotFound
 from server.domain.metadata import keep_reserved
 from server.domain.models import KEEP, JsonObject, Keep, Page, Session, User, UserPatch
 from server.domain.pagination import list_cursor, newest_first_page
+from server.domain.ports.store import Store
 from server.domain.sessions import SessionManager
 from server.domain.validation import Limits, Violations, check_identifier
-from server.storage.port import Store
 
 __all__ = ["UserFields", "UserManager"]
 

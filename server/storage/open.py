@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from server.config import ConfigurationError
-from server.storage.port import Store
+from server.domain.errors import ConfigurationError
+from server.domain.ports.store import Store
 
 __all__ = ["open_store"]
 

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server.domain.models import Message
-from server.domain.summaries import speaker
-from server.domain.tokens import TokenCounter
+from server.domain.ports.token_counter import TokenCounter
 
 __all__ = ["ExtractiveSummarizer"]
 
@@ -104,7 +103,7 @@ class ExtractiveSummarizer:
             who, text = (found.group(1), found.group(2)) if found else ("", line)
             add(who, text, _PREVIOUS_WEIGHT)
         for message in messages:
-            add(" ".join(speaker(message).split()), message.content, 1)
+            add(" ".join(message.speaker.split()), message.content, 1)
         return units
 
     async def _shorten_long_sentences(self, units: list[_Unit]) -> None:

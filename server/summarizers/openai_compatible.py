@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from server.domain.models import Message
-from server.domain.summaries import SummarizerError
+from server.domain.ports.summarizer import SummarizerError
 from server.summarizers.prompt import render_prompt
 
 __all__ = ["OpenAICompatibleSummarizer"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from server.domain.models import Message
-from server.domain.summaries import speaker
 
 __all__ = ["DEFAULT_PROMPT", "render_prompt"]
 
@@ -27,9 +26,7 @@ _NO_SUMMARY = "(none yet)"
 def render_prompt(template: str, previous: str, messages: Sequence[Message], budget: int) -> str:
     """The template with its placeholders filled; other braces are left alone."""
     transcript = "\n".join(
-        f"{speaker(m)} ({m.role_type.value}): {m.content}"
-        if m.role
-        else f"{speaker(m)}: {m.content}"
+        f"{m.speaker} ({m.role_type.value}): {m.content}" if m.role else f"{m.speaker}: {m.content}"
         for m in messages
     )
     return (

@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from server.domain.ports.store import Store
 from server.storage.open import open_store
-from server.storage.port import Store
 from tests.support.stores import StoreUrls
 
 

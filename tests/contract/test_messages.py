@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 
 from server.domain.models import RoleType
-from server.storage.port import Store
+from server.domain.ports.store import Store
 from tests.support.records import NOW, later, new_message
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.domain.models import SessionPatch
-from server.storage.port import Store
+from server.domain.ports.store import Store
 from tests.support.records import NOW, later, new_message, new_session
 
 # Dots and leading dollars mean paths and operators to MongoDB, NUL ends a BSON

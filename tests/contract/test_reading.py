@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.storage.port import Store
+from server.domain.ports.store import Store
 from tests.support.records import NOW, new_message
 
 

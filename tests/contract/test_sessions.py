@@ -6,7 +6,7 @@ import pytest
 
 from server.domain.errors import AlreadyExists
 from server.domain.models import SessionPatch
-from server.storage.port import Store
+from server.domain.ports.store import Store
 from tests.support.records import NOW, later, new_message, new_session
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from server.storage.port import Store
+from server.domain.ports.store import Store
 from tests.support.records import NOW, later, new_message, summary_of
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from server.domain.errors import AlreadyExists
 from server.domain.models import UserPatch
-from server.storage.port import Store
+from server.domain.ports.store import Store
 from tests.support.records import NOW, later, new_session, new_user
 
 

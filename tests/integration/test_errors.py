@@ -14,9 +14,9 @@ from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 from memoria.v1 import session_service_pb2 as spb
 
-from tests.support.clients import Stubs
+from bench.harness.requests import SEED_CONVERSATION, message, struct
+from bench.harness.stubs import Stubs
 from tests.support.errors import call_error, field_violations
-from tests.support.messages import SEED_CONVERSATION, message, struct
 
 MiB = 1024 * 1024
 

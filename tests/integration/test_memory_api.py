@@ -9,8 +9,8 @@ from google.protobuf import field_mask_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 
-from tests.support.clients import Stubs
-from tests.support.messages import SEED_CONVERSATION, message, struct
+from bench.harness.requests import SEED_CONVERSATION, message, struct
+from bench.harness.stubs import Stubs
 
 
 def add(stubs: Stubs, session_id: str, *messages: message_pb2.Message) -> pb.AddMemoryResponse:

@@ -15,10 +15,10 @@ import pytest
 from grpc_health.v1 import health_pb2
 from memoria.v1 import memory_service_pb2 as pb
 
-from tests.support.clients import Stubs
-from tests.support.ferretdb import FerretDB, database_url
-from tests.support.messages import SEED_CONVERSATION, message
-from tests.support.server_process import ServerProcess
+from bench.harness.ferretdb import FerretDB, database_url
+from bench.harness.requests import SEED_CONVERSATION, message
+from bench.harness.server_process import ServerProcess
+from bench.harness.stubs import Stubs
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -16,11 +16,11 @@ from grpc_health.v1 import health_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 
-from tests.support.clients import Stubs
+from bench.harness.requests import message
+from bench.harness.server_process import ServerProcess
+from bench.harness.stubs import Stubs
 from tests.support.errors import error_info
 from tests.support.llm_endpoint import LlmEndpoint
-from tests.support.messages import message
-from tests.support.server_process import ServerProcess
 from tests.support.stores import StoreUrls
 from tests.support.streams import history, import_requests
 

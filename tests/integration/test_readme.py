@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.server_process import ServerProcess
+from bench.harness.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 GRPCURL_DIR = ROOT / ".cache" / "bin"

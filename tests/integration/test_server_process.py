@@ -14,9 +14,9 @@ import pytest
 from grpc_health.v1 import health_pb2
 from memoria.v1 import memory_service_pb2 as pb
 
-from tests.support.clients import Stubs
-from tests.support.messages import SEED_CONVERSATION, message
-from tests.support.server_process import OFFLINE_ENV, ServerProcess
+from bench.harness.requests import SEED_CONVERSATION, message
+from bench.harness.server_process import OFFLINE_ENV, ServerProcess
+from bench.harness.stubs import Stubs
 from tests.support.stores import StoreUrls
 
 

@@ -10,8 +10,8 @@ from google.protobuf import field_mask_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import session_service_pb2 as spb
 
-from tests.support.clients import Stubs
-from tests.support.messages import SEED_CONVERSATION, message, struct
+from bench.harness.requests import SEED_CONVERSATION, message, struct
+from bench.harness.stubs import Stubs
 
 
 def test_create_get_update_delete(stubs: Stubs, session_id: str) -> None:

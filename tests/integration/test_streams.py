@@ -13,10 +13,10 @@ from google.protobuf import timestamp_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 
-from tests.support.clients import Stubs
+from bench.harness.requests import message
+from bench.harness.server_process import ServerProcess
+from bench.harness.stubs import Stubs
 from tests.support.errors import error_info, field_violations
-from tests.support.messages import message
-from tests.support.server_process import ServerProcess
 from tests.support.stores import StoreUrls
 from tests.support.streams import Follower, history, import_requests, stream_all
 

@@ -9,9 +9,9 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bench.harness.ferretdb import database_url
 from server.storage.mongo import MongoStore
 from server.storage.mongo.documents import Document
-from tests.support.ferretdb import database_url
 
 
 @pytest.fixture

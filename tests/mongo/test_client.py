@@ -7,12 +7,12 @@ import time
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bench.harness.ferretdb import free_port
 from server.domain.errors import Unavailable
 from server.storage.mongo import MongoStore
 from server.storage.mongo.client import connect
 from server.storage.mongo.documents import Document
 from server.storage.open import open_store
-from tests.support.ferretdb import free_port
 from tests.support.records import NOW, new_message
 
 

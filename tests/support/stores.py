@@ -9,7 +9,7 @@ import itertools
 import uuid
 from pathlib import Path
 
-from tests.support.ferretdb import database_url
+from bench.harness.ferretdb import database_url
 
 __all__ = ["STORE_KINDS", "StoreUrls"]
 

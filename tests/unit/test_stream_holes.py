@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from server.domain.follow import AppendSignals
+from server.domain.follower_wakeups import AppendSignals
 from server.domain.models import Message
+from server.domain.ports.store import MessageReader, Store
 from server.domain.streams import MessageBatch, StreamRequest, stream_messages
-from server.storage.port import MessageReader, Store
 from tests.support.records import new_message
 
 

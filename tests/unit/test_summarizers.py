@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from server.domain.models import Message, RoleType
-from server.domain.summaries import SummarizerError
+from server.domain.ports.summarizer import SummarizerError
 from server.summarizers.extractive import ExtractiveSummarizer
 from server.summarizers.openai_compatible import OpenAICompatibleSummarizer
 from server.summarizers.prompt import DEFAULT_PROMPT
-from server.tokens import TiktokenCounter, load_encoding
+from server.tokenizers.offline_encodings import load_encoding
+from server.tokenizers.tiktoken_counter import TiktokenCounter
 from tests.support.llm_endpoint import LlmEndpoint
 from tests.support.records import NOW
 

@@ -1,6 +1,6 @@
 import pytest
 
-from server.domain.perpetual import rest_after
+from server.domain.summary_worker import rest_after
 
 
 @pytest.mark.parametrize(

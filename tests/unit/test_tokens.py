@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigurationError
-from server.tokens import SUPPORTED_ENCODINGS, TiktokenCounter, load_encoding
+from server.domain.errors import ConfigurationError
+from server.tokenizers.offline_encodings import SUPPORTED_ENCODINGS, load_encoding
+from server.tokenizers.tiktoken_counter import TiktokenCounter
 
 URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 

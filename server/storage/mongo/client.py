@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError as PyMongoConfigurationError
 
-from server.config import ConfigurationError
+from server.domain.errors import ConfigurationError
 from server.storage.mongo.documents import Document
 
 __all__ = ["DEFAULT_DATABASE", "DEFAULT_OPTIONS", "connect"]

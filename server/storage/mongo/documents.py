@@ -206,3 +206,12 @@ def summary_from_document(document: Document) -> Summary:
         created_at=from_micros(document["created_us"]),
         version=document["version"],
     )
+
+
+def update_fields(changes: dict[str, Any], now_micros: int) -> Document:
+    """The ``$set`` of an update: ``changes`` by field (metadata escaped) and the
+    update time."""
+    fields: Document = {**changes, "updated_us": now_micros}
+    if "metadata" in fields:
+        fields["metadata"] = metadata_document(fields["metadata"])
+    return fields

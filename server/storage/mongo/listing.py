@@ -7,7 +7,7 @@ from typing import Any
 from pymongo import DESCENDING
 
 from server.domain.clock import to_micros
-from server.storage.port import ListCursor
+from server.domain.ports.store import ListCursor
 
 __all__ = ["NEWEST_FIRST", "after_cursor"]
 

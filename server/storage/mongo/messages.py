@@ -24,6 +24,7 @@ from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import BulkWriteError, CursorNotFound, DuplicateKeyError
 
+from server.domain.append_merge import merge_append, not_stored
 from server.domain.clock import to_micros
 from server.domain.errors import Unavailable
 from server.domain.models import AppendResult, JsonObject, Message, NewMessage
@@ -80,11 +81,11 @@ async def append_messages(
         if attempt:
             missing = [m.uuid for m in messages if m.uuid not in stored]
             stored.update(await _stored_by_uuid(collections, session_id, missing))
-        pending = [m for m in messages if m.uuid not in stored]
+        pending = not_stored(messages, stored)
         if not pending and stored:
             break
-        first = await _reserve(collections, session_id, len(pending), now_micros)
-        block = [message.stored_at(first + offset) for offset, message in enumerate(pending)]
+        first = await _reserve(collections, session_id, pending, now_micros)
+        block = merge_append(messages, stored, first).new
         added = await _insert(collections, session_id, block)
         await _count(collections, session_id, added, now_micros)
         stored.update((message.uuid, message) for message in added)
@@ -96,7 +97,7 @@ async def append_messages(
             f"session {session_id!r}: concurrent appends took the reserved positions"
             f" {MAX_APPEND_ATTEMPTS} times in a row; retry"
         )
-    return AppendResult([stored[message.uuid] for message in messages], added_count)
+    return AppendResult(merge_append(messages, stored, 0).result, added_count)
 
 
 async def _stored_by_uuid(

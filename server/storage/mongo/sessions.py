@@ -10,16 +10,16 @@ from pymongo.errors import DuplicateKeyError
 
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
-from server.domain.models import KEEP, Session, SessionPatch
+from server.domain.models import Session, SessionPatch, patch_changes
+from server.domain.ports.store import ListCursor
 from server.storage.mongo.documents import (
-    metadata_document,
     session_document,
     session_from_document,
+    update_fields,
 )
 from server.storage.mongo.listing import NEWEST_FIRST, after_cursor
 from server.storage.mongo.schema import Collections
 from server.storage.mongo.summaries import delete_summary_state
-from server.storage.port import ListCursor
 
 __all__ = [
     "create_session",
@@ -46,11 +46,7 @@ async def get_session(collections: Collections, session_id: str) -> Session | No
 async def update_session(
     collections: Collections, session_id: str, patch: SessionPatch, now: datetime
 ) -> Session | None:
-    fields: dict[str, Any] = {"updated_us": to_micros(now)}
-    if patch.user_id is not KEEP:
-        fields["user_id"] = patch.user_id
-    if patch.metadata is not KEEP:
-        fields["metadata"] = metadata_document(patch.metadata)
+    fields = update_fields(patch_changes(patch), to_micros(now))
     document = await collections.sessions.find_one_and_update(
         {"_id": session_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
     )

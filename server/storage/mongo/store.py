@@ -21,13 +21,13 @@ from server.domain.models import (
     User,
     UserPatch,
 )
+from server.domain.ports.store import ListCursor, MessageReader
 from server.storage.mongo import leases, messages, sessions, summaries, users
 from server.storage.mongo.client import connect
 from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.locks import SessionLocks
 from server.storage.mongo.schema import Collections, create_indexes
-from server.storage.port import ListCursor, MessageReader
 
 __all__ = ["MongoStore"]
 

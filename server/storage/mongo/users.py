@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
-from server.domain.models import KEEP, User, UserPatch
-from server.storage.mongo.documents import metadata_document, user_document, user_from_document
+from server.domain.models import User, UserPatch, patch_changes
+from server.domain.ports.store import ListCursor
+from server.storage.mongo.documents import update_fields, user_document, user_from_document
 from server.storage.mongo.listing import NEWEST_FIRST, after_cursor
 from server.storage.mongo.schema import Collections
-from server.storage.port import ListCursor
 
 __all__ = ["create_user", "delete_user", "get_user", "list_users", "update_user"]
 
@@ -35,9 +34,7 @@ async def get_user(collections: Collections, user_id: str) -> User | None:
 async def update_user(
     collections: Collections, user_id: str, patch: UserPatch, now: datetime
 ) -> User | None:
-    fields: dict[str, Any] = {"updated_us": to_micros(now), **patch.text_changes()}
-    if patch.metadata is not KEEP:
-        fields["metadata"] = metadata_document(patch.metadata)
+    fields = update_fields(patch_changes(patch), to_micros(now))
     document = await collections.users.find_one_and_update(
         {"_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from server.domain.append_merge import merge_append
 from server.domain.clock import to_micros
 from server.domain.models import AppendResult, JsonObject, Message, NewMessage
 from server.storage.sqlite.connection import transaction
@@ -101,17 +102,9 @@ def _insert_new_ones(
     last_sequence: int,
 ) -> AppendResult:
     stored = _stored_by_uuid(connection, session_id, [m.uuid for m in messages])
-    result: list[Message] = []
-    added: list[Message] = []
-    for new in messages:
-        message = stored.get(new.uuid)
-        if message is None:
-            last_sequence += 1
-            message = new.stored_at(last_sequence)
-            added.append(message)
-        result.append(message)
-    connection.executemany(_INSERT, [message_to_row(session_id, m) for m in added])
-    return AppendResult(result, len(added))
+    merge = merge_append(messages, stored, last_sequence + 1)
+    connection.executemany(_INSERT, [message_to_row(session_id, m) for m in merge.new])
+    return merge.appended()
 
 
 def _stored_by_uuid(

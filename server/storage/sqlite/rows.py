@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from server.domain.clock import from_micros, to_micros
@@ -129,3 +130,12 @@ def summary_to_row(session_id: str, summary: Summary) -> tuple[Any, ...]:
         summary.last_message_sequence,
         to_micros(summary.created_at),
     )
+
+
+def update_assignments(changes: dict[str, Any], now: datetime) -> tuple[str, list[object]]:
+    """The SET clause of an update and its values: ``changes`` by column (metadata
+    as JSON) and ``updated_at``."""
+    values = {**changes, "updated_at": to_micros(now)}
+    if "metadata" in values:
+        values["metadata"] = dump_json(values["metadata"])
+    return ", ".join(f"{column} = ?" for column in values), list(values.values())

@@ -7,10 +7,15 @@ from datetime import datetime
 
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
-from server.domain.models import KEEP, Session, SessionPatch
-from server.storage.port import ListCursor
+from server.domain.models import Session, SessionPatch, patch_changes
+from server.domain.ports.store import ListCursor
 from server.storage.sqlite.connection import transaction
-from server.storage.sqlite.rows import SESSION_COLUMNS, dump_json, session_from_row
+from server.storage.sqlite.rows import (
+    SESSION_COLUMNS,
+    dump_json,
+    session_from_row,
+    update_assignments,
+)
 from server.storage.sqlite.summaries import delete_summary_state
 
 __all__ = [
@@ -50,17 +55,10 @@ def get_session(connection: sqlite3.Connection, session_id: str) -> Session | No
 def update_session(
     connection: sqlite3.Connection, session_id: str, patch: SessionPatch, now: datetime
 ) -> Session | None:
-    assignments = ["updated_at = ?"]
-    values: list[object] = [to_micros(now)]
-    if patch.user_id is not KEEP:
-        assignments.append("user_id = ?")
-        values.append(patch.user_id)
-    if patch.metadata is not KEEP:
-        assignments.append("metadata = ?")
-        values.append(dump_json(patch.metadata))
+    assignments, values = update_assignments(patch_changes(patch), now)
     with transaction(connection, write=True):
         connection.execute(
-            f"UPDATE sessions SET {', '.join(assignments)} WHERE session_id = ?",
+            f"UPDATE sessions SET {assignments} WHERE session_id = ?",
             (*values, session_id),
         )
         return get_session(connection, session_id)

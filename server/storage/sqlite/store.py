@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from server.config import ConfigurationError
+from server.domain.errors import ConfigurationError
 from server.domain.models import (
     AppendResult,
     JsonObject,
@@ -19,11 +19,11 @@ from server.domain.models import (
     User,
     UserPatch,
 )
-from server.storage.port import ListCursor, MessageReader
-from server.storage.readers import PagedReader
+from server.domain.ports.store import ListCursor, MessageReader
 from server.storage.sqlite import messages, sessions, summaries, users
 from server.storage.sqlite.connection import SqliteWorker
 from server.storage.sqlite.migrations import migrate
+from server.storage.sqlite.paged_reader import PagedReader
 
 __all__ = ["SqliteStore", "path_from_url"]
 

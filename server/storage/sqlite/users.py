@@ -7,10 +7,10 @@ from datetime import datetime
 
 from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
-from server.domain.models import KEEP, User, UserPatch
-from server.storage.port import ListCursor
+from server.domain.models import User, UserPatch, patch_changes
+from server.domain.ports.store import ListCursor
 from server.storage.sqlite.connection import transaction
-from server.storage.sqlite.rows import USER_COLUMNS, dump_json, user_from_row
+from server.storage.sqlite.rows import USER_COLUMNS, dump_json, update_assignments, user_from_row
 
 __all__ = ["create_user", "delete_user", "get_user", "list_users", "update_user"]
 
@@ -44,18 +44,9 @@ def get_user(connection: sqlite3.Connection, user_id: str) -> User | None:
 def update_user(
     connection: sqlite3.Connection, user_id: str, patch: UserPatch, now: datetime
 ) -> User | None:
-    assignments = ["updated_at = ?"]
-    values: list[object] = [to_micros(now)]
-    for column, value in patch.text_changes().items():
-        assignments.append(f"{column} = ?")
-        values.append(value)
-    if patch.metadata is not KEEP:
-        assignments.append("metadata = ?")
-        values.append(dump_json(patch.metadata))
+    assignments, values = update_assignments(patch_changes(patch), now)
     with transaction(connection, write=True):
-        connection.execute(
-            f"UPDATE users SET {', '.join(assignments)} WHERE user_id = ?", (*values, user_id)
-        )
+        connection.execute(f"UPDATE users SET {assignments} WHERE user_id = ?", (*values, user_id))
         return get_user(connection, user_id)
 
 

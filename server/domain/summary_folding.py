@@ -10,44 +10,15 @@ from the summary that won.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from server.domain.clock import Clock, utc_now
-from server.domain.errors import MemoriaError
 from server.domain.models import Message, Summary
-from server.domain.tokens import TokenCounter
-from server.storage.port import Store
+from server.domain.ports.store import Store
+from server.domain.ports.summarizer import Summarizer
+from server.domain.ports.token_counter import TokenCounter
 
-__all__ = [
-    "FoldPlan",
-    "Summarizer",
-    "SummarizerError",
-    "SummaryFolder",
-    "speaker",
-]
-
-
-class SummarizerError(MemoriaError):
-    """The summarizer failed (error answer, timeout, unreachable); worth retrying."""
-
-
-class Summarizer(Protocol):
-    """Condenses a conversation. Implementations must not mutate their inputs."""
-
-    @property
-    def name(self) -> str:
-        """A short name for logs, e.g. ``extractive``."""
-
-    async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
-        """A new summary of ``previous`` (the current summary, "" when none) followed
-        by ``messages`` (oldest first). Raises ``SummarizerError`` when it cannot."""
-
-
-def speaker(message: Message) -> str:
-    """Who said it: the free-text role when set, otherwise the role type."""
-    return message.role or message.role_type.value
+__all__ = ["FoldPlan", "SummaryFolder"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 __all__ = ["FerretDB", "database_url", "external_mongodb_uri", "ferretdb_binary", "free_port"]
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO / "tests" / "support" / "build_ferretdb.sh"
+BUILD_SCRIPT = Path(__file__).with_name("build_ferretdb.sh")
 BINARY = REPO / ".cache" / "bin" / "ferretdb"
 EXTERNAL_URI_VARIABLE = "MEMORIA_TEST_MONGODB_URI"
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.domain.appends import AppendListener
+from server.domain.append_listeners import AppendListener
 from server.domain.clock import Clock
 from server.domain.errors import MemoriaError
-from server.domain.inputs import ImportBatch, MessageInput
-from server.domain.models import NewMessage, RoleType
-from server.domain.tokens import TokenCounter
+from server.domain.inputs import ImportBatch
+from server.domain.message_acceptance import AcceptedMessage, accept_message, stamp_messages
+from server.domain.models import NewMessage
+from server.domain.ports.store import Store
+from server.domain.ports.token_counter import TokenCounter
 from server.domain.validation import Limits, Violations
-from server.storage.port import Store
 
 __all__ = ["IMPORT_INCOMPLETE", "ImportReport", "import_messages"]
 
@@ -29,16 +29,6 @@ class ImportReport:
     stored: int
     duplicates: int
     last_sequence: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Accepted:
-    """A validated message waiting for its token count and its write."""
-
-    input: MessageInput
-    uuid: str
-    role_type: RoleType
-    created_at: datetime | None
 
 
 async def import_messages(
@@ -92,7 +82,7 @@ class _Import:
         self.stored = 0
         self.duplicates = 0
         self.last_sequence = 0
-        self._pending: list[_Accepted] = []
+        self._pending: list[AcceptedMessage] = []
         self._pending_uuids: set[str] = set()
         self._pending_duplicates = 0
         self._write: asyncio.Task[None] | None = None
@@ -104,7 +94,9 @@ class _Import:
             number += 1
             check = Violations()
             for message in batch.messages:
-                accepted = self._check_message(check, message)
+                accepted = accept_message(
+                    check, f"messages[{self.received}]", message, self._limits
+                )
                 if accepted is None:
                     await self._settle()
                     check.raise_if_any()
@@ -141,38 +133,13 @@ class _Import:
             await self._settle()
             check.raise_if_any()
 
-    def _check_message(self, check: Violations, message: MessageInput) -> _Accepted | None:
-        path = f"messages[{self.received}]"
-        role_type = check.message(path, message, self._limits)
-        message_uuid = (
-            check.uuid(f"{path}.uuid", message.uuid) if message.uuid else str(uuid.uuid4())
-        )
-        created_at = None
-        if message.created_at is not None:
-            created_at = check.timestamp(f"{path}.created_at", message.created_at)
-        if check.found or role_type is None:
-            return None
-        return _Accepted(message, message_uuid, role_type, created_at)
-
     async def _flush(self) -> None:
         """Counts the tokens of the pending messages, then starts their append once the
         previous one is done."""
         pending, duplicates, end = self._pending, self._pending_duplicates, self.received
         self._pending, self._pending_uuids, self._pending_duplicates = [], set(), 0
-        counts = await self._tokens.count([accepted.input.content for accepted in pending])
         now = self._clock()
-        messages = [
-            NewMessage(
-                uuid=accepted.uuid,
-                role=accepted.input.role,
-                role_type=accepted.role_type,
-                content=accepted.input.content,
-                metadata=accepted.input.metadata,
-                token_count=count,
-                created_at=accepted.created_at or now,
-            )
-            for accepted, count in zip(pending, counts, strict=True)
-        ]
+        messages = await stamp_messages(pending, self._tokens, now)
         await self._wait()
         self._write = asyncio.create_task(self._append(messages, duplicates, end, now))
 

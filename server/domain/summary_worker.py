@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from server.domain.clock import Clock, utc_now
-from server.domain.summaries import SummarizerError, SummaryFolder
-from server.storage.port import Store
+from server.domain.ports.store import Store
+from server.domain.ports.summarizer import SummarizerError
+from server.domain.summary_folding import SummaryFolder
 
 __all__ = ["HealthReport", "SummaryWorker", "WorkerSettings", "rest_after"]
 

@@ -1,4 +1,4 @@
-"""Building requests for the integration tests."""
+"""Building requests for a live server."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.domain.models import Message
-from server.storage.port import Store
+from server.domain.ports.store import Store
 
 __all__ = ["PagedReader"]
 

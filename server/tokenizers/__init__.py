@@ -1,0 +1,1 @@
+"""Token counting adapters (tiktoken, offline)."""
