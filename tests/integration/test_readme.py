@@ -1,4 +1,8 @@
-"""The README's grpcurl walkthrough works as written (only the address differs)."""
+"""The grpcurl examples of the README and docs/ work as written (only the address differs).
+
+Each example is a set of ``sh`` blocks between ``<!-- name:start -->`` and
+``<!-- name:end -->`` markers in one Markdown file.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 GRPCURL_DIR = ROOT / ".cache" / "bin"
 
 
-def walkthrough_blocks(name: str = "walkthrough") -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
+def marked_blocks(name: str, document: str = "README.md") -> list[str]:
+    """The ``sh`` blocks between the ``name`` markers of ``document``."""
+    text = (ROOT / document).read_text()
+    section = text.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
     return re.findall(r"```sh\n(.*?)```", section, flags=re.S)
 
 
@@ -48,7 +53,7 @@ def json_objects(text: str) -> list[Any]:
 
 
 def test_grpcurl_walkthrough(server: ServerProcess) -> None:
-    listing, add, get, import_, stream, error = walkthrough_blocks()
+    listing, add, get, error = marked_blocks("walkthrough")
 
     services = run_block(listing, server.address).split()
     assert {
@@ -69,10 +74,17 @@ def test_grpcurl_walkthrough(server: ServerProcess) -> None:
     assert [m["role"] for m in memory["messages"]] == ["Jane", "HistoryBot", "Jane"]
     assert int(memory["token_count"]) == sum(m["token_count"] for m in stored)
 
+    printed = run_block(error, server.address)
+    assert "Code: InvalidArgument" in printed
+    assert '"field": "session_id"' in printed
+
+
+def test_grpcurl_import_and_export(server: ServerProcess) -> None:
+    import_, stream = marked_blocks("import-export", "docs/streaming.md")
     imported = json.loads(run_block(import_, server.address))
     assert (imported["received"], imported["stored"]) == ("2", "2")
     again = json.loads(run_block(import_, server.address))
-    # As the README says; grpcurl leaves out fields that are zero.
+    # As the docs say; grpcurl leaves out fields that are zero.
     assert (again.get("stored", "0"), again["duplicates"]) == ("0", "2")
     exported = json_objects(run_block(stream, server.address))
     messages = [m for response in exported for m in response.get("messages", [])]
@@ -83,13 +95,9 @@ def test_grpcurl_walkthrough(server: ServerProcess) -> None:
     assert messages[0]["created_at"] == "2024-03-01T09:00:00Z"
     assert exported[-1]["last_sequence"] == "2" and exported[-1]["caught_up"]
 
-    printed = run_block(error, server.address)
-    assert "Code: InvalidArgument" in printed
-    assert '"field": "session_id"' in printed
-
 
 def test_grpcurl_perpetual_example(server: ServerProcess) -> None:
-    [block] = walkthrough_blocks("perpetual")
+    [block] = marked_blocks("perpetual", "docs/perpetual-memory.md")
     deadline = time.monotonic() + 20
     memory = json.loads(run_block(block, server.address))
     while "summary" not in memory:  # the fold runs in the background
@@ -106,8 +114,21 @@ def test_grpcurl_perpetual_example(server: ServerProcess) -> None:
     )
 
 
+def test_grpcurl_update_mask(server: ServerProcess) -> None:
+    create, update, refused = marked_blocks("update-mask", "docs/api.md")
+    created = json.loads(run_block(create, server.address))["session"]
+    assert created["metadata"] == {"topic": "octavia-butler"}
+    updated = json.loads(run_block(update, server.address))["session"]
+    assert updated["metadata"] == {"topic": "kindred", "language": "en"}
+    assert updated["created_at"] == created["created_at"]
+    printed = run_block(refused, server.address)
+    assert "Code: InvalidArgument" in printed
+    assert '"field": "update_mask"' in printed
+    assert "unsupported field(s) userId" in printed
+
+
 def test_grpcurl_describe_shows_the_documentation(server: ServerProcess) -> None:
-    [block] = walkthrough_blocks("describe")
+    [block] = marked_blocks("describe", "docs/api.md")
     printed = run_block(block, server.address)
     # Comments of the service, of an RPC, of a message and of a field, from protos/.
     assert "// MemoryService stores the messages of sessions and returns prompt-ready" in printed
