@@ -75,6 +75,13 @@ lint: $(BIN)/.installed $(BUF) ## buf lint, ruff, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+.PHONY: check
+check: $(BIN)/.installed ## Fast loop, nothing to build: ruff, mypy, unit, domain and SQLite contract tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	MEMORIA_TEST_STORES=sqlite $(BIN)/pytest -q tests/unit tests/domain tests/contract
+
 .PHONY: format
 format: $(BIN)/.installed ## Format the Python code
 	$(BIN)/ruff check --fix .

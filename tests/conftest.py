@@ -13,10 +13,24 @@ from bench.harness.stubs import Stubs
 from tests.support.stores import STORE_KINDS, StoreUrls
 
 
-@pytest.fixture(scope="session", params=STORE_KINDS)
-def store_kind(request: pytest.FixtureRequest) -> str:
-    kind: str = request.param
-    return kind
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "all_stores: run on every store kind (default for tests/contract); other tests"
+        " that take a store or a server run on SQLite only, being store-agnostic",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Gives ``store_kind`` its values: every kind under test for the contract suite
+    and for tests marked ``all_stores``, SQLite alone for the rest."""
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    every_kind = metafunc.definition.get_closest_marker("all_stores") is not None or (
+        metafunc.module.__name__.startswith("tests.contract.")
+    )
+    kinds = STORE_KINDS if every_kind else ["sqlite"]
+    metafunc.parametrize("store_kind", kinds, scope="session")
 
 
 @pytest.fixture(scope="session")

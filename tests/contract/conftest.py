@@ -20,3 +20,11 @@ async def store(store_url: str) -> AsyncIterator[Store]:
     """A fresh, empty store of each kind, set up and closed around the test."""
     async with open_store(store_url) as opened:
         yield opened
+
+
+@pytest.fixture
+async def other_store(store: Store, store_url: str) -> AsyncIterator[Store]:
+    """A second store on the same data, as a second server process would have: on
+    SQLite another writer connection to the file, on MongoDB another client."""
+    async with open_store(store_url) as opened:
+        yield opened

@@ -80,10 +80,16 @@ async def test_same_uuid_in_two_sessions_is_two_messages(store: Store) -> None:
     assert await store.get_message("s2", message.uuid) is not None
 
 
-async def test_concurrent_appends_keep_batches_contiguous(store: Store) -> None:
-    """Concurrent appends to one session store every message once, each batch contiguous."""
+async def test_concurrent_appends_from_two_stores_keep_batches_contiguous(
+    store: Store, other_store: Store
+) -> None:
+    """Concurrent appends to one session, from two stores on the same data (two
+    processes), store every message once, each batch contiguous."""
     batches = [[new_message(f"{b}:{i}") for i in range(5)] for b in range(40)]
-    await asyncio.gather(*(store.append_messages("s1", batch, NOW) for batch in batches))
+    writers = [store, other_store]
+    await asyncio.gather(
+        *(writers[n % 2].append_messages("s1", batch, NOW) for n, batch in enumerate(batches))
+    )
     stored = await store.list_messages("s1", after_sequence=0, limit=1000) or []
     assert [m.sequence for m in stored] == list(range(1, 201))
     assert sorted(m.content for m in stored) == sorted(m.content for b in batches for m in b)

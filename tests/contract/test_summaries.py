@@ -53,13 +53,19 @@ async def test_covered_point_only_moves_forward(store: Store) -> None:
     assert summary is not None and (summary.version, summary.last_message_sequence) == (1, 4)
 
 
-async def test_concurrent_saves_of_one_version_have_one_winner(store: Store) -> None:
-    """Of many writers saving the same next version at once, exactly one succeeds."""
+async def test_concurrent_saves_of_one_version_have_one_winner(
+    store: Store, other_store: Store
+) -> None:
+    """Of many writers in two stores on the same data saving the same next version at
+    once, exactly one succeeds."""
     stored = (
         await store.append_messages("s1", [new_message(str(n)) for n in range(20)], NOW)
     ).messages
     candidates = [summary_of(stored[n], version=1, content=f"writer {n}") for n in range(10)]
-    results = await asyncio.gather(*(store.save_summary("s1", c) for c in candidates))
+    writers = [store, other_store]
+    results = await asyncio.gather(
+        *(writers[n % 2].save_summary("s1", c) for n, c in enumerate(candidates))
+    )
     assert results.count(True) == 1
     winner = candidates[results.index(True)]
     assert await store.get_summary("s1") == winner
@@ -127,10 +133,15 @@ async def test_release_frees_only_the_owners_lease(store: Store) -> None:
     await store.release_summary_lease("nope", "a")
 
 
-async def test_concurrent_lease_claims_have_one_winner(store: Store) -> None:
-    """Of many owners claiming a free lease at once, exactly one gets it."""
+async def test_concurrent_lease_claims_have_one_winner(store: Store, other_store: Store) -> None:
+    """Of many owners in two stores on the same data claiming a free lease at once,
+    exactly one gets it."""
+    writers = [store, other_store]
     results = await asyncio.gather(
-        *(store.acquire_summary_lease("s1", f"owner-{n}", NOW, later(10)) for n in range(10))
+        *(
+            writers[n % 2].acquire_summary_lease("s1", f"owner-{n}", NOW, later(10))
+            for n in range(10)
+        )
     )
     assert results.count(True) == 1
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from google.protobuf import field_mask_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 
 from bench.harness.requests import SEED_CONVERSATION, message, struct
 from bench.harness.stubs import Stubs
+
+# Storage behaviour through the server: on every store kind.
+pytestmark = pytest.mark.all_stores
 
 
 def add(stubs: Stubs, session_id: str, *messages: message_pb2.Message) -> pb.AddMemoryResponse:

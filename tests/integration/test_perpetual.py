@@ -24,6 +24,9 @@ from tests.support.llm_endpoint import LlmEndpoint
 from tests.support.stores import StoreUrls
 from tests.support.streams import history, import_requests
 
+# Storage behaviour through the server: on every store kind.
+pytestmark = pytest.mark.all_stores
+
 WINDOW = 12
 SUMMARIZER = "memoria.v1.Summarizer"
 SERVING = health_pb2.HealthCheckResponse.SERVING

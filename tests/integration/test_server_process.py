@@ -11,7 +11,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from memoria.v1 import memory_service_pb2 as pb
 
 from bench.harness.requests import SEED_CONVERSATION, message
@@ -113,10 +115,45 @@ def test_one_access_log_line_per_rpc(server: ServerProcess, stubs: Stubs) -> Non
     assert " NOT_FOUND " in lines[1]
 
 
-def test_health_and_reflection(stubs: Stubs) -> None:
-    for service in ["", "memoria.v1.MemoryService", "memoria.v1.SessionService"]:
+MEMORIA_SERVICES = [
+    "memoria.v1.MemoryService",
+    "memoria.v1.SessionService",
+    "memoria.v1.UserService",
+]
+
+
+def test_health_reports_every_service(stubs: Stubs) -> None:
+    """SERVING for the server, each Memoria service and the summarizer; an unknown
+    name is NOT_FOUND."""
+    for service in ["", *MEMORIA_SERVICES, "memoria.v1.Summarizer"]:
         response = stubs.health.Check(health_pb2.HealthCheckRequest(service=service))
-        assert response.status == health_pb2.HealthCheckResponse.SERVING
+        assert response.status == health_pb2.HealthCheckResponse.SERVING, service
+    with pytest.raises(grpc.RpcError) as unknown:
+        stubs.health.Check(health_pb2.HealthCheckRequest(service="memoria.v1.Nothing"))
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_reflection_lists_and_describes_every_service(stubs: Stubs) -> None:
+    """Reflection names the three services, health and itself, and serves the file
+    that defines each Memoria service."""
+    reflection = reflection_pb2_grpc.ServerReflectionStub(stubs.channel)
+    requests = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        *(
+            reflection_pb2.ServerReflectionRequest(file_containing_symbol=name)
+            for name in MEMORIA_SERVICES
+        ),
+    ]
+    listed, *files = reflection.ServerReflectionInfo(iter(requests))
+    assert {s.name for s in listed.list_services_response.service} == {
+        *MEMORIA_SERVICES,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+    for name, response in zip(MEMORIA_SERVICES, files, strict=True):
+        [serialized, *_] = response.file_descriptor_response.file_descriptor_proto
+        file = descriptor_pb2.FileDescriptorProto.FromString(serialized)
+        assert name.rpartition(".")[2] in {service.name for service in file.service}
 
 
 def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:

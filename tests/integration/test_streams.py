@@ -20,6 +20,9 @@ from tests.support.errors import error_info, field_violations
 from tests.support.stores import StoreUrls
 from tests.support.streams import Follower, history, import_requests, stream_all
 
+# Storage behaviour through the server: on every store kind.
+pytestmark = pytest.mark.all_stores
+
 MB = 1024 * 1024
 
 

@@ -130,12 +130,6 @@ async def test_same_batch_from_two_processes_is_stored_once(stores: list[MongoSt
         assert first.added + second.added == len(batch)
 
 
-async def test_locks_are_released_after_use(store: MongoStore) -> None:
-    """The per-session locks do not accumulate with the number of sessions."""
-    await asyncio.gather(*(store.append_messages(f"s{n}", [new_message()], NOW) for n in range(50)))
-    assert len(store._locks) == 0
-
-
 async def test_append_cancelled_by_its_caller_still_completes(store: MongoStore) -> None:
     """A client's deadline does not stop a write half-way, as a crash would."""
     batch = [new_message(f"m{n}") for n in range(50)]
