@@ -8,7 +8,7 @@ import signal
 import sys
 
 from server.app import running_server
-from server.config import Settings, load_settings
+from server.config import InvalidSettings, Settings, load_settings
 from server.domain.errors import ConfigurationError
 
 
@@ -22,9 +22,13 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except InvalidSettings as exc:
+        print(f"memoria: {exc}", file=sys.stderr)
+        sys.exit(2)
     logging.basicConfig(
-        level=settings.log_level.upper(),
+        level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )

@@ -25,7 +25,7 @@ from server.domain.summary_folding import SummaryFolder
 from server.domain.summary_worker import SummaryWorker, WorkerSettings
 from server.domain.users import UserManager
 from server.domain.validation import Limits
-from server.listen_address import check_listen_address
+from server.listen_address import check_listen_address, check_port_free
 from server.storage.open import open_store
 from server.summarizers.open import LlmEndpoint, open_summarizer
 from server.tokenizers.offline_encodings import load_encoding
@@ -59,6 +59,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     calls get ``shutdown_grace`` seconds to finish, then the store closes.
     """
     host = check_listen_address(settings.listen)
+    check_port_free(settings.listen)
     counter = TiktokenCounter(load_encoding(settings.token_encoding, settings.tiktoken_cache_dir))
     async with (
         open_summarizer(
@@ -78,7 +79,12 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             health=health,
             max_message_bytes=settings.max_request_bytes,
         )
-        port = server.add_insecure_port(settings.listen)
+        try:
+            port = server.add_insecure_port(settings.listen)
+        except RuntimeError as exc:  # grpc's "Failed to bind to address"
+            raise ConfigurationError(
+                f"cannot listen on {settings.listen}: the address is in use or not available"
+            ) from exc
         await health.start()
         await health.report(SUMMARIZER_SERVICE, True)
         await server.start()

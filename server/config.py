@@ -10,10 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["InvalidSettings", "Settings", "load_settings"]
+
+
+class InvalidSettings(ValueError):
+    """Settings that fail validation: one line naming each bad variable."""
 
 
 class Settings(BaseSettings):
@@ -108,10 +112,30 @@ class Settings(BaseSettings):
     import_write_batch: int = Field(
         1000, ge=1, le=10000, description="messages per store write of ImportMessages"
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     access_log: bool = Field(True, description="log one line per RPC (method, code, duration)")
 
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:
-    """Settings from the environment, overridden by command-line flags."""
-    return CliApp.run(Settings, cli_args=list(argv) if argv is not None else None)
+    """Settings from the environment, overridden by command-line flags.
+
+    Raises ``InvalidSettings`` naming each bad variable.
+    """
+    try:
+        return CliApp.run(Settings, cli_args=list(argv) if argv is not None else None)
+    except ValidationError as exc:
+        raise InvalidSettings(
+            "; ".join(
+                f"MEMORIA_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+                f" (got {error.get('input')!r})"
+                for error in exc.errors()
+            )
+        ) from None

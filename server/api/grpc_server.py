@@ -50,6 +50,9 @@ def create_grpc_server(
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            # gRPC sets SO_REUSEPORT by default: a second server on a busy port would
+            # start silently and take half the calls. Refuse the port instead.
+            ("grpc.so_reuseport", 0),
         ],
     )
     session_service_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)

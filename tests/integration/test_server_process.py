@@ -174,6 +174,9 @@ def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
         ("--listen=0.0.0.0:0", "loopback only"),
         ("--token-encoding=p50k_base", "unsupported token encoding"),
         ("--store-url=postgres://x", "unsupported store URL"),
+        ("--window=0", "MEMORIA_WINDOW: Input should be greater than or equal to 1"),
+        ("--log-level=chatty", "MEMORIA_LOG_LEVEL: Input should be 'DEBUG'"),
+        ("--listen=127.0.0.1:99999", "with a port from 0 to 65535"),
     ],
 )
 def test_refuses_to_start_with_a_bad_setting(tmp_path: Path, flag: str, complaint: str) -> None:
@@ -188,4 +191,18 @@ def test_refuses_to_start_with_a_bad_setting(tmp_path: Path, flag: str, complain
     )
     assert result.returncode == 2
     assert complaint in result.stderr
-    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_busy_port_stops_the_second_server(server: ServerProcess, tmp_path: Path) -> None:
+    """gRPC would share the port (SO_REUSEPORT) and split the calls between the two."""
+    result = subprocess.run(
+        [sys.executable, "-m", "server", f"--store-url=sqlite:///{tmp_path}/m.db"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**OFFLINE_ENV, "PATH": "/usr/bin:/bin", "MEMORIA_LISTEN": server.address},
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert f"cannot listen on {server.address}: Address already in use" in line
