@@ -119,8 +119,8 @@ class MemoryManager:
         """The last ``lastn`` messages (0: the configured window), oldest first.
 
         PERPETUAL memory is the latest summary and every message after the last one
-        it covers, so that no message is left out; until a summary exists it is the
-        same as the message window. It never waits for a fold in progress.
+        it covers (every message while no summary exists), so that no message is left
+        out; ``lastn`` does not apply to it. It never waits for a fold in progress.
         """
         check = Violations()
         check.identifier("session_id", session_id)
@@ -129,30 +129,30 @@ class MemoryManager:
             check.add("lastn", f"must be between 0 and {MAX_LASTN}, got {lastn}")
         check.raise_if_any()
         if kind is MemoryType.PERPETUAL:
-            summary = await self._store.get_summary(session_id)
-            if summary is not None:
-                return await self._perpetual(session_id, summary)
+            return await self._perpetual(session_id, await self._store.get_summary(session_id))
         messages = await self._store.recent_messages(session_id, lastn or self._window)
         if messages is None:
             raise NotFound("session", session_id)
         return Memory(messages, summary=None, token_count=sum(m.token_count for m in messages))
 
-    async def _perpetual(self, session_id: str, summary: Summary) -> Memory:
-        """The summary and all the messages after it. Once folding has caught up these
-        are at most a window; while it lags they are all returned anyway, never
-        truncated, so never a gap: up to ``MAX_UNSUMMARIZED`` of them. Beyond that the
-        call fails with ``Unavailable`` (reason ``SUMMARY_BEHIND``) rather than
-        answer with a response of unbounded size."""
+    async def _perpetual(self, session_id: str, summary: Summary | None) -> Memory:
+        """The summary (if any) and all the messages after it. Once folding has caught
+        up these are at most a window; while it lags (or before a first summary could
+        be made) they are all returned anyway, never truncated, so never a gap: up to
+        ``MAX_UNSUMMARIZED`` of them. Beyond that the call fails with ``Unavailable``
+        (reason ``SUMMARY_BEHIND``) rather than answer with a response of unbounded
+        size."""
+        covered = 0 if summary is None else summary.last_message_sequence
         messages = await self._store.list_messages(
-            session_id,
-            after_sequence=summary.last_message_sequence,
-            limit=MAX_UNSUMMARIZED + 1,
+            session_id, after_sequence=covered, limit=MAX_UNSUMMARIZED + 1
         )
         if messages is None:
             raise NotFound("session", session_id)
         if len(messages) > MAX_UNSUMMARIZED:
-            raise _summary_behind(session_id, summary)
-        token_count = summary.token_count + sum(m.token_count for m in messages)
+            raise _summary_behind(session_id, covered)
+        token_count = sum(m.token_count for m in messages)
+        if summary is not None:
+            token_count += summary.token_count
         return Memory(messages, summary=summary, token_count=token_count)
 
     async def delete(self, session_id: str) -> None:
@@ -218,17 +218,19 @@ class MemoryManager:
         return canonical_uuid
 
 
-def _summary_behind(session_id: str, summary: Summary) -> Unavailable:
+def _summary_behind(session_id: str, covered: int) -> Unavailable:
+    coverage = (
+        f"the summary covers sequences 1 to {covered}" if covered else "no summary exists yet"
+    )
     error = Unavailable(
         f"more than {MAX_UNSUMMARIZED} messages of session {session_id!r} await"
-        " summarization (the summary covers sequences 1 to"
-        f" {summary.last_message_sequence}); retry later, or read MESSAGE_WINDOW"
+        f" summarization ({coverage}); retry later, or read MESSAGE_WINDOW"
         " memory or StreamMessages meanwhile"
     )
     error.reason = SUMMARY_BEHIND
     error.facts = {
         "session_id": session_id,
-        "summarized_through": str(summary.last_message_sequence),
+        "summarized_through": str(covered),
         "max_unsummarized": str(MAX_UNSUMMARIZED),
     }
     return error

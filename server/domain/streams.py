@@ -170,11 +170,13 @@ class _Stream:
                     continue
                 if not caught_up:
                     continue
-                if not request.follow:
-                    return
                 if not announced_caught_up:
+                    # The end met by a read that found nothing new: say so anyway, so
+                    # that the last response of a finished stream always carries it.
                     announced_caught_up = True
                     yield MessageBatch([], self._after, caught_up=True)
+                if not request.follow:
+                    return
                 await self._wait(wakeup, self._poll_interval)
 
     def _before_hole(self, messages: list[Message]) -> tuple[list[Message], bool]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.domain.errors import InvalidArgument, NotFound
+from server.domain.errors import InvalidArgument, NotFound, Unavailable
 from server.domain.inputs import MessageInput
-from server.domain.memory import MemoryManager
+from server.domain.memory import MAX_UNSUMMARIZED, MemoryManager
 from server.domain.models import RoleType
 from server.domain.ports.store import Store
 from tests.domain.conftest import WINDOW
@@ -124,3 +124,25 @@ async def test_delete_memory_keeps_the_session_and_sequences_go_on(
     [after] = await memory.add("s1", [said("c")])
     assert after.sequence == 3
     assert await store.get_session("s1") is not None
+
+
+async def test_perpetual_memory_without_a_summary_leaves_nothing_out(
+    memory: MemoryManager,
+) -> None:
+    """Before a first summary (or while the summarizer fails) every message is returned."""
+    await memory.add("s1", [said(f"m{n}") for n in range(30)])
+    perpetual = await memory.get("s1", "perpetual", 5)
+    assert perpetual.summary is None
+    assert [m.content for m in perpetual.messages] == [f"m{n}" for n in range(30)]
+
+
+async def test_perpetual_memory_beyond_the_bound_is_summary_behind(memory: MemoryManager) -> None:
+    """More than MAX_UNSUMMARIZED unsummarized messages and no summary: UNAVAILABLE."""
+    for start in range(0, MAX_UNSUMMARIZED + 1, 50):
+        count = min(50, MAX_UNSUMMARIZED + 1 - start)
+        await memory.add("s1", [said(f"m{start + n}") for n in range(count)])
+    with pytest.raises(Unavailable) as raised:
+        await memory.get("s1", "perpetual", 0)
+    assert raised.value.reason == "SUMMARY_BEHIND"
+    assert raised.value.facts["summarized_through"] == "0"
+    assert "no summary exists yet" in str(raised.value)

@@ -62,10 +62,7 @@ def assert_no_gap(memory: pb.GetMemoryResponse, total: int) -> None:
     """Every message 1..total is covered by the summary or returned, in order."""
     covered = memory.summary.last_message_sequence if memory.HasField("summary") else 0
     returned = [m.sequence for m in memory.messages]
-    if memory.HasField("summary"):
-        assert returned == list(range(covered + 1, total + 1))
-    else:
-        assert returned == list(range(max(1, total - WINDOW + 1), total + 1))
+    assert returned == list(range(covered + 1, total + 1))
     expected_tokens = sum(m.token_count for m in memory.messages) + memory.summary.token_count
     assert memory.token_count == expected_tokens
 
@@ -209,7 +206,8 @@ def test_failing_llm_is_retried_and_reported_in_health(
         # Meanwhile nothing is lost or blocked: messages are stored and all returned.
         stubs.memory.AddMemory(pb.AddMemoryRequest(session_id="flaky", messages=turns(5, 31)))
         lagging = perpetual(stubs, "flaky")
-        assert [m.sequence for m in lagging.messages] == list(range(24, 36))
+        assert not lagging.HasField("summary")
+        assert [m.sequence for m in lagging.messages] == list(range(1, 36))  # no gap
         assert server.wait_for_log("summarizer openai-compatible (tiny-model) failed")
 
         endpoint.failing = False

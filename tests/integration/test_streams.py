@@ -12,6 +12,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
+from memoria.v1 import session_service_pb2 as session_pb
 
 from bench.harness.requests import message
 from bench.harness.server_process import ServerProcess
@@ -346,3 +347,16 @@ def test_server_memory_stays_bounded_while_a_client_stops_reading(
     finally:
         reader_stubs.close()
         reader.stop()
+
+
+@pytest.mark.parametrize("count", [0, 16, 32, 33])
+def test_a_finished_stream_always_ends_caught_up(stubs: Stubs, session_id: str, count: int) -> None:
+    """The last response of a stream without follow carries caught_up, also when the
+    history ends exactly where a read did (16 and 32 with reads of 16)."""
+    stubs.sessions.CreateSession(session_pb.CreateSessionRequest(session_id=session_id))
+    if count:
+        import_history(stubs, session_id, history(count))
+    messages, frames = stream_all(stream(stubs, session_id, batch_size=16))
+    assert [m.sequence for m in messages] == list(range(1, count + 1))
+    assert frames[-1].caught_up and frames[-1].last_sequence == count
+    assert not any(frame.caught_up for frame in frames[:-1])

@@ -40,8 +40,9 @@ class _MemoryTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MemoryType
     them are unsummarized, so usually between half a window and a window of
     messages follow the summary; while summarization lags, more, up to 1000.
     Beyond 1000, GetMemory fails with UNAVAILABLE (ErrorInfo reason
-    SUMMARY_BEHIND) until folding catches up. Until a summary exists, the same
-    as MEMORY_TYPE_MESSAGE_WINDOW.
+    SUMMARY_BEHIND) until folding catches up. Until a first summary exists
+    (a session of at most a window of messages, or a summarizer that has not
+    succeeded yet), every message of the session, under the same bound.
     """
 
 class MemoryType(_MemoryType, metaclass=_MemoryTypeEnumTypeWrapper):
@@ -58,8 +59,9 @@ messages into the summary in the background once more than a window of
 them are unsummarized, so usually between half a window and a window of
 messages follow the summary; while summarization lags, more, up to 1000.
 Beyond 1000, GetMemory fails with UNAVAILABLE (ErrorInfo reason
-SUMMARY_BEHIND) until folding catches up. Until a summary exists, the same
-as MEMORY_TYPE_MESSAGE_WINDOW.
+SUMMARY_BEHIND) until folding catches up. Until a first summary exists
+(a session of at most a window of messages, or a summarizer that has not
+succeeded yet), every message of the session, under the same bound.
 """
 Global___MemoryType: _TypeAlias = MemoryType  # noqa: Y015
 
@@ -134,8 +136,8 @@ class GetMemoryRequest(_message.Message):
     """Shape of the memory; unspecified means MEMORY_TYPE_MESSAGE_WINDOW."""
     lastn: _builtins.int
     """Number of most recent messages to return, 0 to 1000; 0 means the server's
-    configured window (12 by default). For MEMORY_TYPE_PERPETUAL, used only
-    until the session's first summary exists.
+    configured window (12 by default). Not used by MEMORY_TYPE_PERPETUAL,
+    which never leaves a message out.
     """
     def __init__(
         self,
@@ -467,14 +469,18 @@ class StreamMessagesResponse(_message.Message):
     """
     caught_up: _builtins.bool
     """True when no newer message was stored at the time the server read these:
-    the client has the whole history up to now. A follow stream that reaches
-    the end of the history sends one response with caught_up set, with no
-    messages if need be, before waiting for new ones.
+    the client has the whole history up to now. Each time a stream reaches
+    the end of the history, one response says so: the one with the last
+    messages, or, when the read that found the end found no new message (the
+    history ended exactly where a read did, or it is empty), a response with
+    no messages and caught_up set. So the last response of a stream without
+    follow always has caught_up set, and a follow stream sends one before it
+    waits for new messages.
     """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
         """Messages in sequence order, continuing the previous response without gap
-        or repeat. Empty only in a follow stream's caught-up notice.
+        or repeat. Empty only in a caught-up notice (see caught_up).
         """
 
     def __init__(
