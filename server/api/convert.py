@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import EnumDescriptor
@@ -34,7 +35,25 @@ _ROLE_TYPE_NAMES = {number: role_type.value for role_type, number in _ROLE_TYPE_
 def metadata_from_proto(metadata: struct_pb2.Struct) -> JsonObject:
     if not metadata.fields:  # the common case, and MessageToDict costs microseconds
         return {}
-    return json_format.MessageToDict(metadata)
+    try:
+        return json_format.MessageToDict(metadata)
+    except ValueError:
+        # NaN or Infinity, which JSON cannot hold: hand them to the domain's checks,
+        # which name the field, instead of failing here.
+        return _struct_as_dict(metadata)
+
+
+def _struct_as_dict(struct: struct_pb2.Struct) -> JsonObject:
+    return {key: _value_as_python(value) for key, value in struct.fields.items()}
+
+
+def _value_as_python(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _struct_as_dict(value.struct_value)
+    if kind == "list_value":
+        return [_value_as_python(item) for item in value.list_value.values]
+    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 def _enum_name(enum: EnumDescriptor, prefix: str, value: int) -> str:

@@ -7,12 +7,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from server.api.status import INTERNAL_ERROR, status_of
-from server.domain.errors import MemoriaError
+from server.domain.errors import InvalidArgument, MemoriaError
 
 __all__ = ["CallBoundary"]
 
@@ -38,29 +40,109 @@ class CallBoundary(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return handler
         method = handler_call_details.method
+        deserialize = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _unary_response(method, handler.unary_unary),
-                handler.request_deserializer,
+                _unary_response(method, _decoded_request(handler.unary_unary)),
+                deserialize,
                 handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _unary_response(method, handler.stream_unary),
-                handler.request_deserializer,
+                _unary_response(method, _decoded_stream(handler.stream_unary)),
+                deserialize,
                 handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _stream_response(method, handler.unary_stream),
-                handler.request_deserializer,
+                _stream_response(method, _decoded_request(handler.unary_stream)),
+                deserialize,
                 handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            _stream_response(method, handler.stream_stream),
-            handler.request_deserializer,
+            _stream_response(method, _decoded_stream(handler.stream_stream)),
+            deserialize,
             handler.response_serializer,
         )
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    """A request message that protobuf could not decode, kept for the handler to refuse."""
+
+    type_name: str
+    error: Exception
+
+    def refusal(self, where: str = "the request") -> InvalidArgument:
+        return InvalidArgument(
+            [],
+            f"{where} is not a valid {self.type_name} ({self.error}): not protobuf of that"
+            " type, a string that is not UTF-8, or google.protobuf.Struct metadata nested"
+            " deeper than the decoder allows",
+        )
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """Decodes as ``deserializer`` does, but turns a failure into an ``_Undecodable``
+    instead of an exception that gRPC reports as UNKNOWN with a traceback."""
+    if deserializer is None:
+        return None
+    message_class = getattr(deserializer, "__self__", None)
+    descriptor = getattr(message_class, "DESCRIPTOR", None)
+    type_name = descriptor.full_name if descriptor is not None else "request message"
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            return _Undecodable(type_name, exc)
+
+    return deserialize
+
+
+def _decoded_request(behavior: Behavior) -> Behavior:
+    """Refuses an undecodable request before ``behavior`` sees it."""
+    if inspect.isasyncgenfunction(behavior):
+
+        async def generator(request: Any, context: Context) -> AsyncIterator[Any]:
+            if isinstance(request, _Undecodable):
+                raise request.refusal()
+            async for response in behavior(request, context):
+                yield response
+
+        return generator
+
+    async def call(request: Any, context: Context) -> Any:
+        if isinstance(request, _Undecodable):
+            raise request.refusal()
+        return await behavior(request, context)
+
+    return call
+
+
+def _decoded_stream(behavior: Behavior) -> Behavior:
+    """Hands ``behavior`` a request stream that raises at an undecodable request."""
+
+    async def checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        number = 0
+        async for request in requests:
+            if isinstance(request, _Undecodable):
+                raise request.refusal(f"request {number} of the stream")
+            number += 1
+            yield request
+
+    if inspect.isasyncgenfunction(behavior):
+
+        async def generator(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+            async for response in behavior(checked(requests), context):
+                yield response
+
+        return generator
+
+    async def call(requests: AsyncIterator[Any], context: Context) -> Any:
+        return await behavior(checked(requests), context)
+
+    return call
 
 
 def _unary_response(method: str, behavior: Behavior) -> Behavior:

@@ -44,7 +44,7 @@ INTERNAL_ERROR = rpc_status.to_status(
 def status_of(error: MemoriaError) -> grpc.Status:
     code = next((code for kind, code in _CODES if isinstance(error, kind)), code_pb2.INTERNAL)
     details: list[any_pb2.Any] = []
-    if isinstance(error, InvalidArgument):
+    if isinstance(error, InvalidArgument) and error.violations:
         details.append(_pack(_bad_request(error)))
     elif isinstance(error, NotFound | AlreadyExists):
         details.append(

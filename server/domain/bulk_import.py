@@ -9,7 +9,7 @@ from datetime import datetime
 
 from server.domain.append_listeners import AppendListener
 from server.domain.clock import Clock
-from server.domain.errors import MemoriaError
+from server.domain.errors import InvalidArgument, MemoriaError
 from server.domain.inputs import ImportBatch
 from server.domain.message_acceptance import AcceptedMessage, accept_message, stamp_messages
 from server.domain.models import NewMessage
@@ -88,6 +88,14 @@ class _Import:
         self._write: asyncio.Task[None] | None = None
 
     async def consume(self, batches: AsyncIterable[ImportBatch]) -> None:
+        try:
+            await self._consume(batches)
+        except InvalidArgument:
+            # Also a request the transport could not decode: what came before it stays.
+            await self._settle()
+            raise
+
+    async def _consume(self, batches: AsyncIterable[ImportBatch]) -> None:
         number = 0
         async for batch in batches:
             await self._check_batch(number, batch)

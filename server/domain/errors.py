@@ -64,9 +64,11 @@ class FieldViolation:
 
 
 class InvalidArgument(MemoriaError):
-    def __init__(self, violations: list[FieldViolation]) -> None:
+    """Field violations, or (``message`` alone) a request that is malformed as a whole."""
+
+    def __init__(self, violations: list[FieldViolation], message: str = "") -> None:
         self.violations = violations
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        super().__init__(message or "; ".join(f"{v.field}: {v.description}" for v in violations))
 
 
 class NotFound(MemoriaError):

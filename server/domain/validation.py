@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,9 +16,19 @@ from server.domain.inputs import MessageInput, RawTimestamp
 from server.domain.metadata import RESERVED_METADATA_KEY
 from server.domain.models import ROLE_TYPES, JsonObject, MemoryType, RoleType
 
-__all__ = ["Limits", "Violations", "check_identifier", "check_session_id"]
+__all__ = [
+    "MAX_METADATA_DEPTH",
+    "Limits",
+    "Violations",
+    "check_identifier",
+    "check_session_id",
+]
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9._:@-]+")
+# Objects and arrays in metadata may nest this deep. Protobuf decoders refuse a
+# google.protobuf.Struct nested much deeper (about 33 levels in Python), so a
+# deeper value could be stored but not read back by every client.
+MAX_METADATA_DEPTH = 20
 _MAX_ID_LENGTH = 256
 _MAX_ROLE_LENGTH = 256
 _MAX_NAME_LENGTH = 256
@@ -154,7 +165,19 @@ class Violations:
     def metadata(self, path: str, value: JsonObject, limits: Limits) -> None:
         if RESERVED_METADATA_KEY in value:
             self.add(f"{path}.{RESERVED_METADATA_KEY}", "is reserved for the server")
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        depth = _nesting_depth(value)
+        if depth > MAX_METADATA_DEPTH:
+            self.add(
+                path,
+                f"is nested {depth} levels deep, more than the limit of {MAX_METADATA_DEPTH}",
+            )
+            return
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            self.add(path, "holds NaN or Infinity: numbers must be finite, as in JSON")
+            return
+        size = len(text.encode("utf-8"))
         if size > limits.max_metadata_bytes:
             self.add(
                 path, f"is {size} bytes as JSON, more than the limit of {limits.max_metadata_bytes}"
@@ -176,6 +199,23 @@ class Violations:
                 f"unsupported field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
             )
         return set(paths) & allowed
+
+
+def _nesting_depth(value: JsonObject) -> int:
+    """How many objects and arrays deep ``value`` goes (``{}`` is 1), without recursion."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def check_identifier(path: str, value: str) -> None:
