@@ -77,7 +77,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             sessions=domain.sessions,
             users=domain.users,
             health=health,
-            max_message_bytes=settings.max_request_bytes,
+            max_request_bytes=settings.max_request_bytes,
         )
         try:
             port = server.add_insecure_port(settings.listen)
@@ -115,6 +115,7 @@ def _build_domain(
         max_content_bytes=settings.max_content_bytes,
         max_metadata_bytes=settings.max_metadata_bytes,
         max_messages_per_request=settings.max_messages_per_request,
+        max_response_bytes=settings.max_response_bytes,
     )
     folder = SummaryFolder(
         store,

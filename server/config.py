@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
 __all__ = ["InvalidSettings", "Settings", "load_settings"]
@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="limit on one gRPC request message"
+    )
+    max_response_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="limit on one response (list page, memory, stream batch): 4 MiB is what"
+        " gRPC clients accept by default",
     )
     tiktoken_cache_dir: Path = Field(
         Path(tempfile.gettempdir()) / "memoria-tiktoken",
@@ -115,6 +121,18 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
+
+    @model_validator(mode="after")
+    def _one_message_fits_a_response(self) -> Settings:
+        # A message at the content and metadata limits must fit one response: its
+        # metadata may take up to six times its JSON size once encoded.
+        largest = self.max_content_bytes + 6 * self.max_metadata_bytes + 4096
+        if largest > self.max_response_bytes:
+            raise ValueError(
+                f"max_response_bytes ({self.max_response_bytes}) must hold a message at the"
+                f" content and metadata limits: at least {largest}"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

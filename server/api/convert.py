@@ -14,6 +14,7 @@ from server.domain.inputs import MessageInput
 from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
 
 __all__ = [
+    "basic_message_to_proto",
     "imported_message_input_from_proto",
     "memory_type_name",
     "message_input_from_proto",
@@ -110,12 +111,21 @@ def _struct(value: JsonObject) -> struct_pb2.Struct:
 
 
 def message_to_proto(message: Message) -> message_pb2.Message:
+    proto = basic_message_to_proto(message)
+    proto.content = message.content
+    if message.metadata:
+        proto.metadata.update(message.metadata)
+    else:
+        proto.metadata.SetInParent()  # an empty object, as clients have always seen it
+    return proto
+
+
+def basic_message_to_proto(message: Message) -> message_pb2.Message:
+    """The message without content and metadata (``MESSAGE_VIEW_BASIC``)."""
     return message_pb2.Message(
         uuid=message.uuid,
         role=message.role,
         role_type=_ROLE_TYPE_TO_PROTO[message.role_type],
-        content=message.content,
-        metadata=_struct(message.metadata),
         token_count=message.token_count,
         created_at=_timestamp(message.created_at),
         sequence=message.sequence,

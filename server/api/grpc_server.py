@@ -42,14 +42,15 @@ def create_grpc_server(
     sessions: SessionManager,
     users: UserManager,
     health: StoreHealth,
-    max_message_bytes: int,
+    max_request_bytes: int,
 ) -> grpc.aio.Server:
     """A server with every service registered; the caller adds a port and starts it."""
     server = grpc.aio.server(
         interceptors=[CallBoundary()],
         options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
+            # Requests only: responses are bounded by the domain's response budget,
+            # and reflection and health must never be cut by a request limit.
+            ("grpc.max_receive_message_length", max_request_bytes),
             # gRPC sets SO_REUSEPORT by default: a second server on a busy port would
             # start silently and take half the calls. Refuse the port instead.
             ("grpc.so_reuseport", 0),

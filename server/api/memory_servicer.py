@@ -10,6 +10,7 @@ from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import memory_service_pb2_grpc
 
 from server.api.convert import (
+    basic_message_to_proto,
     imported_message_input_from_proto,
     memory_type_name,
     message_input_from_proto,
@@ -33,10 +34,14 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
     async def AddMemory(
         self, request: pb.AddMemoryRequest, context: Context
     ) -> pb.AddMemoryResponse:
+        full = request.view == pb.MESSAGE_VIEW_FULL
         stored = await self._memory.add(
-            request.session_id, [message_input_from_proto(m) for m in request.messages]
+            request.session_id,
+            [message_input_from_proto(m) for m in request.messages],
+            echo_content=full,
         )
-        return pb.AddMemoryResponse(messages=[message_to_proto(m) for m in stored])
+        convert = message_to_proto if full else basic_message_to_proto
+        return pb.AddMemoryResponse(messages=[convert(m) for m in stored])
 
     async def GetMemory(
         self, request: pb.GetMemoryRequest, context: Context
@@ -48,6 +53,7 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             messages=[message_to_proto(m) for m in memory.messages],
             summary=summary_to_proto(memory.summary) if memory.summary else None,
             token_count=memory.token_count,
+            omitted_messages=memory.omitted,
         )
 
     async def DeleteMemory(

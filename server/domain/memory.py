@@ -17,12 +17,20 @@ from server.domain.models import (
     Memory,
     MemoryType,
     Message,
+    NewMessage,
     Page,
     Summary,
 )
 from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
 from server.domain.ports.store import Store
 from server.domain.ports.token_counter import TokenCounter
+from server.domain.response_budget import (
+    RESPONSE_OVERHEAD,
+    fit_newest,
+    fit_oldest,
+    message_bytes,
+    summary_bytes,
+)
 from server.domain.streams import MessageBatch, StreamRequest, stream_messages
 from server.domain.validation import Limits, Violations, check_session_id
 
@@ -63,8 +71,14 @@ class MemoryManager:
             AppendListeners(self._signals, listener) if listener else self._signals
         )
 
-    async def add(self, session_id: str, inputs: Sequence[MessageInput]) -> list[Message]:
-        """Appends messages (creating the session if needed); see ``Store.append_messages``."""
+    async def add(
+        self, session_id: str, inputs: Sequence[MessageInput], *, echo_content: bool = False
+    ) -> list[Message]:
+        """Appends messages (creating the session if needed); see ``Store.append_messages``.
+
+        ``echo_content``: the caller will return the messages with their content and
+        metadata, so the request is refused before anything is stored when that
+        would exceed the response budget."""
         check = Violations()
         check.identifier("session_id", session_id)
         if not inputs:
@@ -90,14 +104,33 @@ class MemoryManager:
 
         now = self._clock()
         new_messages = await stamp_messages(accepted, self._tokens, now)
+        if echo_content:
+            self._check_echo_fits(new_messages)
         result = await self._store.append_messages(session_id, new_messages, now)
         if result.added:
             self._listener.appended(session_id, max(m.sequence for m in result.messages))
         return result.messages
 
+    def _check_echo_fits(self, messages: Sequence[NewMessage]) -> None:
+        size = RESPONSE_OVERHEAD + sum(message_bytes(m.stored_at(0)) for m in messages)
+        if size > self._limits.max_response_bytes:
+            check = Violations()
+            check.add(
+                "view",
+                f"MESSAGE_VIEW_FULL would return about {size} bytes, more than the response"
+                f" limit of {self._limits.max_response_bytes}; use MESSAGE_VIEW_BASIC",
+            )
+            check.raise_if_any()
+
     def stream_messages(self, request: StreamRequest) -> AsyncIterator[MessageBatch]:
         """The session's messages after a cursor, in batches; see ``stream_messages``."""
-        return stream_messages(self._store, self._signals, self._follow_poll_interval, request)
+        return stream_messages(
+            self._store,
+            self._signals,
+            self._follow_poll_interval,
+            request,
+            budget=self._limits.max_response_bytes,
+        )
 
     async def import_messages(self, batches: AsyncIterable[ImportBatch]) -> ImportReport:
         """Bulk import into one session; see ``import_messages``."""
@@ -133,7 +166,7 @@ class MemoryManager:
         messages = await self._store.recent_messages(session_id, lastn or self._window)
         if messages is None:
             raise NotFound("session", session_id)
-        return Memory(messages, summary=None, token_count=sum(m.token_count for m in messages))
+        return self._memory(messages, summary=None)
 
     async def _perpetual(self, session_id: str, summary: Summary | None) -> Memory:
         """The summary (if any) and all the messages after it. Once folding has caught
@@ -150,10 +183,19 @@ class MemoryManager:
             raise NotFound("session", session_id)
         if len(messages) > MAX_UNSUMMARIZED:
             raise _summary_behind(session_id, covered)
-        token_count = sum(m.token_count for m in messages)
+        return self._memory(messages, summary)
+
+    def _memory(self, messages: list[Message], summary: Summary | None) -> Memory:
+        """The newest of ``messages`` that fit the response budget beside the summary;
+        how many were left out is said, never silent."""
+        budget = self._limits.max_response_bytes
+        if summary is not None:
+            budget -= summary_bytes(summary)
+        fitted = fit_newest(messages, message_bytes, budget)
+        token_count = sum(m.token_count for m in fitted.items)
         if summary is not None:
             token_count += summary.token_count
-        return Memory(messages, summary=summary, token_count=token_count)
+        return Memory(fitted.items, summary, token_count, omitted=fitted.omitted)
 
     async def delete(self, session_id: str) -> None:
         check_session_id(session_id)
@@ -179,11 +221,12 @@ class MemoryManager:
         )
         if messages is None:
             raise NotFound("session", session_id)
+        page = fit_oldest(messages[:limit], message_bytes, self._limits.max_response_bytes)
         next_token = ""
-        if len(messages) > limit:
-            messages = messages[:limit]
-            next_token = encode_page_token({"session": session_id, "after": messages[-1].sequence})
-        return Page(messages, next_token)
+        if len(messages) > limit or page.omitted:
+            last = page.items[-1].sequence
+            next_token = encode_page_token({"session": session_id, "after": last})
+        return Page(page.items, next_token)
 
     async def get_message(self, session_id: str, message_uuid: str) -> Message:
         canonical_uuid = self._check_message_ref(session_id, message_uuid)

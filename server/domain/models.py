@@ -176,11 +176,15 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """Prompt-ready memory: recent messages (oldest first) and an optional summary."""
+    """Prompt-ready memory: recent messages (oldest first), an optional summary and
+    the total of their token counts."""
 
     messages: list[Message]
     summary: Summary | None
     token_count: int
+    # Messages of the asked-for memory left out to keep the response under its
+    # byte budget (the oldest of them); 0 when nothing was.
+    omitted: int = 0
 
 
 @dataclass(frozen=True, slots=True)

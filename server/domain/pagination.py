@@ -12,6 +12,7 @@ from server.domain.clock import from_micros, to_micros
 from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.models import Page
 from server.domain.ports.store import ListCursor
+from server.domain.response_budget import fit_oldest
 
 __all__ = [
     "decode_page_token",
@@ -70,12 +71,20 @@ def list_cursor(page_token: str, *, bound_to: dict[str, Any]) -> ListCursor | No
 
 
 def newest_first_page(
-    items: list[T], limit: int, cursor_of: Callable[[T], ListCursor], bound_to: dict[str, Any]
+    items: list[T],
+    limit: int,
+    cursor_of: Callable[[T], ListCursor],
+    bound_to: dict[str, Any],
+    *,
+    size_of: Callable[[T], int],
+    budget: int,
 ) -> Page[T]:
-    """The page of ``items``, fetched with ``limit + 1`` to learn whether more follow."""
-    if len(items) <= limit:
+    """The page of ``items``, fetched with ``limit + 1`` to learn whether more follow;
+    it ends early when the next item would take it over ``budget`` bytes."""
+    fitted = fit_oldest(items[:limit], size_of, budget)
+    if len(items) <= limit and not fitted.omitted:
         return Page(items, "")
-    items = items[:limit]
+    items = fitted.items
     created_at, identifier = cursor_of(items[-1])
     token = encode_page_token({**bound_to, "created": to_micros(created_at), "id": identifier})
     return Page(items, token)

@@ -8,6 +8,7 @@ from server.domain.metadata import keep_reserved
 from server.domain.models import KEEP, JsonObject, Keep, Page, Session, SessionPatch
 from server.domain.pagination import list_cursor, newest_first_page
 from server.domain.ports.store import Store
+from server.domain.response_budget import session_bytes
 from server.domain.validation import Limits, Violations, check_session_id
 
 __all__ = ["SessionManager"]
@@ -77,4 +78,11 @@ class SessionManager:
         sessions = await self._store.list_sessions(
             user_id=user_id or None, after=after, limit=limit + 1
         )
-        return newest_first_page(sessions, limit, lambda s: (s.created_at, s.session_id), bound_to)
+        return newest_first_page(
+            sessions,
+            limit,
+            lambda s: (s.created_at, s.session_id),
+            bound_to,
+            size_of=session_bytes,
+            budget=self._limits.max_response_bytes,
+        )

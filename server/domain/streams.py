@@ -76,11 +76,13 @@ async def stream_messages(
     poll_interval: float,
     request: StreamRequest,
     *,
+    budget: int,
     gap_grace: float = DEFAULT_GAP_GRACE,
 ) -> AsyncIterator[MessageBatch]:
     """Yields the session's messages after the cursor, oldest first.
 
-    Reads through one ``Store.read_messages`` reader, at most one batch ahead of what
+    Each batch fits ``budget`` bytes. Reads through one ``Store.read_messages``
+    reader, at most one batch ahead of what
     the consumer has taken: the caller's pace (gRPC flow control) bounds the memory.
     With ``follow``, waits for new messages after the end, polling the store every
     ``poll_interval`` seconds and woken early by ``signals``; ends with ``Unavailable``
@@ -90,7 +92,7 @@ async def stream_messages(
     """
     request = request.checked()
     after = await _start_sequence(store, request)
-    stream = _Stream(store, signals, poll_interval, gap_grace, request, after)
+    stream = _Stream(store, signals, poll_interval, gap_grace, budget, request, after)
     try:
         async for batch in stream.batches():
             yield batch
@@ -119,6 +121,7 @@ class _Stream:
         signals: AppendSignals,
         poll_interval: float,
         gap_grace: float,
+        budget: int,
         request: StreamRequest,
         after: int,
     ) -> None:
@@ -126,6 +129,7 @@ class _Stream:
         self._signals = signals
         self._poll_interval = poll_interval
         self._gap_grace = gap_grace
+        self._budget = budget
         self._request = request
         self._after = after
         self._delivered = False
@@ -156,12 +160,12 @@ class _Stream:
                 holding = False
                 if request.follow and caught_up:
                     messages, holding = self._before_hole(messages)
-                batches = chunks(messages)
+                batches = chunks(messages, self._budget)
                 for number, batch in enumerate(batches, start=1):
                     self._after, self._delivered = batch[-1].sequence, True
                     announced_caught_up = caught_up and not holding and number == len(batches)
                     yield MessageBatch(batch, self._after, announced_caught_up)
-                read_limit = next_read_limit(messages, read_limit, request.batch_size)
+                read_limit = next_read_limit(messages, read_limit, request.batch_size, self._budget)
                 if holding:
                     # The reader has gone past the hole: read again from before it.
                     await self._reader.close()

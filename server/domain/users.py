@@ -10,6 +10,7 @@ from server.domain.metadata import keep_reserved
 from server.domain.models import KEEP, JsonObject, Keep, Page, Session, User, UserPatch
 from server.domain.pagination import list_cursor, newest_first_page
 from server.domain.ports.store import Store
+from server.domain.response_budget import user_bytes
 from server.domain.sessions import SessionManager
 from server.domain.validation import Limits, Violations, check_identifier
 
@@ -120,7 +121,14 @@ class UserManager:
         bound_to = {"list": "users"}
         after = list_cursor(page_token, bound_to=bound_to)
         users = await self._store.list_users(after=after, limit=limit + 1)
-        return newest_first_page(users, limit, lambda u: (u.created_at, u.user_id), bound_to)
+        return newest_first_page(
+            users,
+            limit,
+            lambda u: (u.created_at, u.user_id),
+            bound_to,
+            size_of=user_bytes,
+            budget=self._limits.max_response_bytes,
+        )
 
     async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
         """The user's sessions; NOT_FOUND for an unknown user (a session may name a

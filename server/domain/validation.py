@@ -53,6 +53,9 @@ class Limits:
     max_messages_per_request: int = 1000
     max_page_size: int = 1000
     default_page_size: int = 100
+    # Largest response (list pages, memory, stream batches): gRPC clients refuse
+    # more than 4 MiB unless told otherwise.
+    max_response_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(slots=True)

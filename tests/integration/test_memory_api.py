@@ -18,7 +18,10 @@ pytestmark = pytest.mark.all_stores
 
 
 def add(stubs: Stubs, session_id: str, *messages: message_pb2.Message) -> pb.AddMemoryResponse:
-    return stubs.memory.AddMemory(pb.AddMemoryRequest(session_id=session_id, messages=messages))
+    """AddMemory returning whole messages (MESSAGE_VIEW_FULL)."""
+    return stubs.memory.AddMemory(
+        pb.AddMemoryRequest(session_id=session_id, messages=messages, view=pb.MESSAGE_VIEW_FULL)
+    )
 
 
 def test_seed_conversation_round_trip(stubs: Stubs, session_id: str) -> None:

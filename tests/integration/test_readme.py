@@ -66,12 +66,13 @@ def test_grpcurl_walkthrough(server: ServerProcess) -> None:
     stored = json.loads(run_block(add, server.address))["messages"]
     assert [m["sequence"] for m in stored] == ["1", "2", "3"]
     assert all(m["token_count"] > 0 and m["created_at"] for m in stored)
-    assert stored[2]["metadata"] == {"foo": "bar"}
+    assert not any("content" in m for m in stored)  # MESSAGE_VIEW_BASIC, the default
     retried = json.loads(run_block(add, server.address))["messages"]
     assert retried == stored  # the walkthrough's promise: running it twice stores nothing twice
 
     memory = json.loads(run_block(get, server.address))
     assert [m["role"] for m in memory["messages"]] == ["Jane", "HistoryBot", "Jane"]
+    assert memory["messages"][2]["metadata"] == {"foo": "bar"}
     assert int(memory["token_count"]) == sum(m["token_count"] for m in stored)
 
     printed = run_block(error, server.address)

@@ -31,7 +31,9 @@ def test_data_survives_a_restart(store_url: str, tmp_path: Path) -> None:
     server = ServerProcess(store_url, tmp_path).start()
     stubs = Stubs.connect(server.address)
     added = stubs.memory.AddMemory(
-        pb.AddMemoryRequest(session_id="durable", messages=SEED_CONVERSATION)
+        pb.AddMemoryRequest(
+            session_id="durable", messages=SEED_CONVERSATION, view=pb.MESSAGE_VIEW_FULL
+        )
     ).messages
     stubs.close()
     assert server.stop() == 0

@@ -57,7 +57,7 @@ async def _follow(store: _OutOfOrderStore, gap_grace: float) -> asyncio.Queue[Me
     async def run() -> None:
         request = StreamRequest(session_id="s", follow=True)
         async for batch in stream_messages(
-            cast(Store, store), AppendSignals(), 0.01, request, gap_grace=gap_grace
+            cast(Store, store), AppendSignals(), 0.01, request, budget=4 << 20, gap_grace=gap_grace
         ):
             await batches.put(batch)
 

@@ -28,49 +28,51 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from memoria.v1 import message_pb2 as memoria_dot_v1_dot_message__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmemoria/v1/memory_service.proto\x12\nmemoria.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18memoria/v1/message.proto\"M\n\x10\x41\x64\x64MemoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x08messages\x18\x02 \x03(\x0b\x32\x13.memoria.v1.Message\":\n\x11\x41\x64\x64MemoryResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\"b\n\x10GetMemoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12+\n\x0bmemory_type\x18\x02 \x01(\x0e\x32\x16.memoria.v1.MemoryType\x12\r\n\x05lastn\x18\x03 \x01(\x05\"u\n\x11GetMemoryResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\x12$\n\x07summary\x18\x02 \x01(\x0b\x32\x13.memoria.v1.Summary\x12\x13\n\x0btoken_count\x18\x03 \x01(\x03\")\n\x13\x44\x65leteMemoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteMemoryResponse\"P\n\x13ListMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x14ListMessagesResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x11GetMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04uuid\x18\x02 \x01(\t\":\n\x12GetMessageResponse\x12$\n\x07message\x18\x01 \x01(\x0b\x32\x13.memoria.v1.Message\"\x94\x01\n\x14UpdateMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"=\n\x15UpdateMessageResponse\x12$\n\x07message\x18\x01 \x01(\x0b\x32\x13.memoria.v1.Message\"{\n\x15StreamMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x12\x12\n\nafter_uuid\x18\x03 \x01(\t\x12\x12\n\nbatch_size\x18\x04 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x05 \x01(\x08\"i\n\x16StreamMessagesResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\x12\x15\n\rlast_sequence\x18\x02 \x01(\x03\x12\x11\n\tcaught_up\x18\x03 \x01(\x08\"\xc2\x01\n\x0fImportedMessage\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\'\n\trole_type\x18\x03 \x01(\x0e\x32\x14.memoria.v1.RoleType\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\x15ImportMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.memoria.v1.ImportedMessage\"e\n\x16ImportMessagesResponse\x12\x10\n\x08received\x18\x01 \x01(\x03\x12\x0e\n\x06stored\x18\x02 \x01(\x03\x12\x12\n\nduplicates\x18\x03 \x01(\x03\x12\x15\n\rlast_sequence\x18\x04 \x01(\x03*d\n\nMemoryType\x12\x1b\n\x17MEMORY_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMEMORY_TYPE_MESSAGE_WINDOW\x10\x01\x12\x19\n\x15MEMORY_TYPE_PERPETUAL\x10\x02\x32\xa2\x05\n\rMemoryService\x12H\n\tAddMemory\x12\x1c.memoria.v1.AddMemoryRequest\x1a\x1d.memoria.v1.AddMemoryResponse\x12H\n\tGetMemory\x12\x1c.memoria.v1.GetMemoryRequest\x1a\x1d.memoria.v1.GetMemoryResponse\x12Q\n\x0c\x44\x65leteMemory\x12\x1f.memoria.v1.DeleteMemoryRequest\x1a .memoria.v1.DeleteMemoryResponse\x12Q\n\x0cListMessages\x12\x1f.memoria.v1.ListMessagesRequest\x1a .memoria.v1.ListMessagesResponse\x12K\n\nGetMessage\x12\x1d.memoria.v1.GetMessageRequest\x1a\x1e.memoria.v1.GetMessageResponse\x12T\n\rUpdateMessage\x12 .memoria.v1.UpdateMessageRequest\x1a!.memoria.v1.UpdateMessageResponse\x12Y\n\x0eStreamMessages\x12!.memoria.v1.StreamMessagesRequest\x1a\".memoria.v1.StreamMessagesResponse0\x01\x12Y\n\x0eImportMessages\x12!.memoria.v1.ImportMessagesRequest\x1a\".memoria.v1.ImportMessagesResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmemoria/v1/memory_service.proto\x12\nmemoria.v1\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18memoria/v1/message.proto\"t\n\x10\x41\x64\x64MemoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x08messages\x18\x02 \x03(\x0b\x32\x13.memoria.v1.Message\x12%\n\x04view\x18\x03 \x01(\x0e\x32\x17.memoria.v1.MessageView\":\n\x11\x41\x64\x64MemoryResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\"b\n\x10GetMemoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12+\n\x0bmemory_type\x18\x02 \x01(\x0e\x32\x16.memoria.v1.MemoryType\x12\r\n\x05lastn\x18\x03 \x01(\x05\"\x8f\x01\n\x11GetMemoryResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\x12$\n\x07summary\x18\x02 \x01(\x0b\x32\x13.memoria.v1.Summary\x12\x13\n\x0btoken_count\x18\x03 \x01(\x03\x12\x18\n\x10omitted_messages\x18\x04 \x01(\x05\")\n\x13\x44\x65leteMemoryRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteMemoryResponse\"P\n\x13ListMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x14ListMessagesResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x11GetMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04uuid\x18\x02 \x01(\t\":\n\x12GetMessageResponse\x12$\n\x07message\x18\x01 \x01(\x0b\x32\x13.memoria.v1.Message\"\x94\x01\n\x14UpdateMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"=\n\x15UpdateMessageResponse\x12$\n\x07message\x18\x01 \x01(\x0b\x32\x13.memoria.v1.Message\"{\n\x15StreamMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\x12\x12\n\nafter_uuid\x18\x03 \x01(\t\x12\x12\n\nbatch_size\x18\x04 \x01(\x05\x12\x0e\n\x06\x66ollow\x18\x05 \x01(\x08\"i\n\x16StreamMessagesResponse\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.memoria.v1.Message\x12\x15\n\rlast_sequence\x18\x02 \x01(\x03\x12\x11\n\tcaught_up\x18\x03 \x01(\x08\"\xc2\x01\n\x0fImportedMessage\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\'\n\trole_type\x18\x03 \x01(\x0e\x32\x14.memoria.v1.RoleType\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\t\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\x15ImportMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.memoria.v1.ImportedMessage\"e\n\x16ImportMessagesResponse\x12\x10\n\x08received\x18\x01 \x01(\x03\x12\x0e\n\x06stored\x18\x02 \x01(\x03\x12\x12\n\nduplicates\x18\x03 \x01(\x03\x12\x15\n\rlast_sequence\x18\x04 \x01(\x03*d\n\nMemoryType\x12\x1b\n\x17MEMORY_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aMEMORY_TYPE_MESSAGE_WINDOW\x10\x01\x12\x19\n\x15MEMORY_TYPE_PERPETUAL\x10\x02*Z\n\x0bMessageView\x12\x1c\n\x18MESSAGE_VIEW_UNSPECIFIED\x10\x00\x12\x16\n\x12MESSAGE_VIEW_BASIC\x10\x01\x12\x15\n\x11MESSAGE_VIEW_FULL\x10\x02\x32\xa2\x05\n\rMemoryService\x12H\n\tAddMemory\x12\x1c.memoria.v1.AddMemoryRequest\x1a\x1d.memoria.v1.AddMemoryResponse\x12H\n\tGetMemory\x12\x1c.memoria.v1.GetMemoryRequest\x1a\x1d.memoria.v1.GetMemoryResponse\x12Q\n\x0c\x44\x65leteMemory\x12\x1f.memoria.v1.DeleteMemoryRequest\x1a .memoria.v1.DeleteMemoryResponse\x12Q\n\x0cListMessages\x12\x1f.memoria.v1.ListMessagesRequest\x1a .memoria.v1.ListMessagesResponse\x12K\n\nGetMessage\x12\x1d.memoria.v1.GetMessageRequest\x1a\x1e.memoria.v1.GetMessageResponse\x12T\n\rUpdateMessage\x12 .memoria.v1.UpdateMessageRequest\x1a!.memoria.v1.UpdateMessageResponse\x12Y\n\x0eStreamMessages\x12!.memoria.v1.StreamMessagesRequest\x1a\".memoria.v1.StreamMessagesResponse0\x01\x12Y\n\x0eImportMessages\x12!.memoria.v1.ImportMessagesRequest\x1a\".memoria.v1.ImportMessagesResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'memoria.v1.memory_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMORYTYPE']._serialized_start=1718
-  _globals['_MEMORYTYPE']._serialized_end=1818
+  _globals['_MEMORYTYPE']._serialized_start=1784
+  _globals['_MEMORYTYPE']._serialized_end=1884
+  _globals['_MESSAGEVIEW']._serialized_start=1886
+  _globals['_MESSAGEVIEW']._serialized_end=1976
   _globals['_ADDMEMORYREQUEST']._serialized_start=170
-  _globals['_ADDMEMORYREQUEST']._serialized_end=247
-  _globals['_ADDMEMORYRESPONSE']._serialized_start=249
-  _globals['_ADDMEMORYRESPONSE']._serialized_end=307
-  _globals['_GETMEMORYREQUEST']._serialized_start=309
-  _globals['_GETMEMORYREQUEST']._serialized_end=407
-  _globals['_GETMEMORYRESPONSE']._serialized_start=409
-  _globals['_GETMEMORYRESPONSE']._serialized_end=526
-  _globals['_DELETEMEMORYREQUEST']._serialized_start=528
-  _globals['_DELETEMEMORYREQUEST']._serialized_end=569
-  _globals['_DELETEMEMORYRESPONSE']._serialized_start=571
-  _globals['_DELETEMEMORYRESPONSE']._serialized_end=593
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=595
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=675
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=677
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=763
-  _globals['_GETMESSAGEREQUEST']._serialized_start=765
-  _globals['_GETMESSAGEREQUEST']._serialized_end=818
-  _globals['_GETMESSAGERESPONSE']._serialized_start=820
-  _globals['_GETMESSAGERESPONSE']._serialized_end=878
-  _globals['_UPDATEMESSAGEREQUEST']._serialized_start=881
-  _globals['_UPDATEMESSAGEREQUEST']._serialized_end=1029
-  _globals['_UPDATEMESSAGERESPONSE']._serialized_start=1031
-  _globals['_UPDATEMESSAGERESPONSE']._serialized_end=1092
-  _globals['_STREAMMESSAGESREQUEST']._serialized_start=1094
-  _globals['_STREAMMESSAGESREQUEST']._serialized_end=1217
-  _globals['_STREAMMESSAGESRESPONSE']._serialized_start=1219
-  _globals['_STREAMMESSAGESRESPONSE']._serialized_end=1324
-  _globals['_IMPORTEDMESSAGE']._serialized_start=1327
-  _globals['_IMPORTEDMESSAGE']._serialized_end=1521
-  _globals['_IMPORTMESSAGESREQUEST']._serialized_start=1523
-  _globals['_IMPORTMESSAGESREQUEST']._serialized_end=1613
-  _globals['_IMPORTMESSAGESRESPONSE']._serialized_start=1615
-  _globals['_IMPORTMESSAGESRESPONSE']._serialized_end=1716
-  _globals['_MEMORYSERVICE']._serialized_start=1821
-  _globals['_MEMORYSERVICE']._serialized_end=2495
+  _globals['_ADDMEMORYREQUEST']._serialized_end=286
+  _globals['_ADDMEMORYRESPONSE']._serialized_start=288
+  _globals['_ADDMEMORYRESPONSE']._serialized_end=346
+  _globals['_GETMEMORYREQUEST']._serialized_start=348
+  _globals['_GETMEMORYREQUEST']._serialized_end=446
+  _globals['_GETMEMORYRESPONSE']._serialized_start=449
+  _globals['_GETMEMORYRESPONSE']._serialized_end=592
+  _globals['_DELETEMEMORYREQUEST']._serialized_start=594
+  _globals['_DELETEMEMORYREQUEST']._serialized_end=635
+  _globals['_DELETEMEMORYRESPONSE']._serialized_start=637
+  _globals['_DELETEMEMORYRESPONSE']._serialized_end=659
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=661
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=741
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=743
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=829
+  _globals['_GETMESSAGEREQUEST']._serialized_start=831
+  _globals['_GETMESSAGEREQUEST']._serialized_end=884
+  _globals['_GETMESSAGERESPONSE']._serialized_start=886
+  _globals['_GETMESSAGERESPONSE']._serialized_end=944
+  _globals['_UPDATEMESSAGEREQUEST']._serialized_start=947
+  _globals['_UPDATEMESSAGEREQUEST']._serialized_end=1095
+  _globals['_UPDATEMESSAGERESPONSE']._serialized_start=1097
+  _globals['_UPDATEMESSAGERESPONSE']._serialized_end=1158
+  _globals['_STREAMMESSAGESREQUEST']._serialized_start=1160
+  _globals['_STREAMMESSAGESREQUEST']._serialized_end=1283
+  _globals['_STREAMMESSAGESRESPONSE']._serialized_start=1285
+  _globals['_STREAMMESSAGESRESPONSE']._serialized_end=1390
+  _globals['_IMPORTEDMESSAGE']._serialized_start=1393
+  _globals['_IMPORTEDMESSAGE']._serialized_end=1587
+  _globals['_IMPORTMESSAGESREQUEST']._serialized_start=1589
+  _globals['_IMPORTMESSAGESREQUEST']._serialized_end=1679
+  _globals['_IMPORTMESSAGESRESPONSE']._serialized_start=1681
+  _globals['_IMPORTMESSAGESRESPONSE']._serialized_end=1782
+  _globals['_MEMORYSERVICE']._serialized_start=1979
+  _globals['_MEMORYSERVICE']._serialized_end=2653
 # @@protoc_insertion_point(module_scope)

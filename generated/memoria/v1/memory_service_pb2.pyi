@@ -65,6 +65,44 @@ succeeded yet), every message of the session, under the same bound.
 """
 Global___MemoryType: _TypeAlias = MemoryType  # noqa: Y015
 
+class _MessageView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MessageViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MESSAGE_VIEW_UNSPECIFIED: _MessageView.ValueType  # 0
+    """Same as MESSAGE_VIEW_BASIC."""
+    MESSAGE_VIEW_BASIC: _MessageView.ValueType  # 1
+    """Every field but content and metadata: uuid, sequence, role, role_type,
+    token_count and created_at. The default: the response stays small
+    whatever the size of the request.
+    """
+    MESSAGE_VIEW_FULL: _MessageView.ValueType  # 2
+    """Every field, content and metadata included. Refused with
+    INVALID_ARGUMENT (field "view") before anything is stored when the
+    response would exceed the server's response limit
+    (MEMORIA_MAX_RESPONSE_BYTES, 4 MiB by default).
+    """
+
+class MessageView(_MessageView, metaclass=_MessageViewEnumTypeWrapper):
+    """MessageView selects how much of each stored message AddMemory returns."""
+
+MESSAGE_VIEW_UNSPECIFIED: MessageView.ValueType  # 0
+"""Same as MESSAGE_VIEW_BASIC."""
+MESSAGE_VIEW_BASIC: MessageView.ValueType  # 1
+"""Every field but content and metadata: uuid, sequence, role, role_type,
+token_count and created_at. The default: the response stays small
+whatever the size of the request.
+"""
+MESSAGE_VIEW_FULL: MessageView.ValueType  # 2
+"""Every field, content and metadata included. Refused with
+INVALID_ARGUMENT (field "view") before anything is stored when the
+response would exceed the server's response limit
+(MEMORIA_MAX_RESPONSE_BYTES, 4 MiB by default).
+"""
+Global___MessageView: _TypeAlias = MessageView  # noqa: Y015
+
 @_typing.final
 class AddMemoryRequest(_message.Message):
     """Request of MemoryService.AddMemory."""
@@ -73,8 +111,13 @@ class AddMemoryRequest(_message.Message):
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
     MESSAGES_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """Identifier of the session: 1 to 256 characters of [A-Za-z0-9._:@-]."""
+    view: Global___MessageView.ValueType
+    """How much of each stored message the response carries; unspecified means
+    MESSAGE_VIEW_BASIC (no content, no metadata).
+    """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
         """Messages to append, in order. At least one. Only uuid, role, role_type,
@@ -86,10 +129,11 @@ class AddMemoryRequest(_message.Message):
         *,
         session_id: _builtins.str = ...,
         messages: _abc.Iterable[_message_pb2.Message] | None = ...,
+        view: Global___MessageView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "session_id", b"session_id", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -105,7 +149,8 @@ class AddMemoryResponse(_message.Message):
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
         """The messages as stored, in the order of the request, with uuid,
-        token_count, created_at and sequence filled in.
+        token_count, created_at and sequence filled in; content and metadata only
+        with MESSAGE_VIEW_FULL.
         """
 
     def __init__(
@@ -163,8 +208,16 @@ class GetMemoryResponse(_message.Message):
     MESSAGES_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
     TOKEN_COUNT_FIELD_NUMBER: _builtins.int
+    OMITTED_MESSAGES_FIELD_NUMBER: _builtins.int
     token_count: _builtins.int
     """Sum of the token counts of messages and summary."""
+    omitted_messages: _builtins.int
+    """How many messages of the memory asked for were left out to keep the
+    response under the server's response limit (MEMORIA_MAX_RESPONSE_BYTES,
+    4 MiB by default): the oldest ones, those just before the first returned
+    message (after the summary, for MEMORY_TYPE_PERPETUAL). 0 when none were:
+    a response never leaves a message out silently.
+    """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
         """The recent messages, oldest first."""
@@ -181,10 +234,11 @@ class GetMemoryResponse(_message.Message):
         messages: _abc.Iterable[_message_pb2.Message] | None = ...,
         summary: _message_pb2.Summary | None = ...,
         token_count: _builtins.int = ...,
+        omitted_messages: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "summary", b"summary", "token_count", b"token_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "omitted_messages", b"omitted_messages", "summary", b"summary", "token_count", b"token_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -271,7 +325,10 @@ class ListMessagesResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
-        """Messages of this page, oldest first."""
+        """Messages of this page, oldest first. Fewer than page_size when the page
+        reached the server's response limit (MEMORIA_MAX_RESPONSE_BYTES) or the
+        end; next_page_token says whether more follow.
+        """
 
     def __init__(
         self,

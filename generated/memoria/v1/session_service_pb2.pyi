@@ -272,7 +272,9 @@ class ListSessionsResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def sessions(self) -> _containers.RepeatedCompositeFieldContainer[_session_pb2.Session]:
-        """Sessions of this page, newest first."""
+        """Sessions of this page, newest first; fewer than page_size when the page
+        reached the server's response limit (MEMORIA_MAX_RESPONSE_BYTES).
+        """
 
     def __init__(
         self,

@@ -294,7 +294,9 @@ class ListUsersResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def users(self) -> _containers.RepeatedCompositeFieldContainer[_user_pb2.User]:
-        """Users of this page, newest first."""
+        """Users of this page, newest first; fewer than page_size when the page
+        reached the server's response limit (MEMORIA_MAX_RESPONSE_BYTES).
+        """
 
     def __init__(
         self,
@@ -354,7 +356,9 @@ class ListUserSessionsResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def sessions(self) -> _containers.RepeatedCompositeFieldContainer[_session_pb2.Session]:
-        """Sessions of this page, newest first."""
+        """Sessions of this page, newest first; fewer than page_size when the page
+        reached the server's response limit (MEMORIA_MAX_RESPONSE_BYTES).
+        """
 
     def __init__(
         self,
