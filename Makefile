@@ -29,8 +29,10 @@ TS_MODULES := $(TS_DIR)/node_modules/.installed
 PROTOC_GEN_ES := $(TS_DIR)/node_modules/.bin/protoc-gen-es
 # The google.rpc error details, for the TypeScript client (Go imports them from genproto).
 GOOGLE_RPC_PROTOS = $(shell $(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path.dirname(google.rpc.__path__[0])))')
-# The committed v1 contract that `buf breaking` compares protos/ with.
-CONTRACT_BASELINE := protos/v1-baseline.binpb
+# The committed v1 contract that `buf breaking` compares protos/ with: a buf image in
+# JSON (without comments), changed only by `make contract-baseline`.
+CONTRACT_BASELINE := protos/v1-baseline.json
+CONTRACT_IMAGE = $(BUF) build --exclude-source-info -o -\#format=json | $(BIN)/python -m json.tool
 
 .PHONY: help
 help: ## List the targets
@@ -129,13 +131,16 @@ check-generated: $(BIN)/.installed $(CLIENT_PLUGINS) ## Fail when generated/ or 
 		|| { echo "generated code is stale: run 'make generate' and commit it"; rm -rf $(TMP); exit 1; }
 	@rm -rf $(TMP)
 
-.PHONY: breaking
-breaking: $(BUF) ## Fail when protos/ breaks the committed v1 contract ($(CONTRACT_BASELINE))
+.PHONY: check-contract
+check-contract: $(BIN)/.installed $(BUF) ## Fail when protos/ breaks the v1 contract, or changed without `make contract-baseline`
 	$(BUF) breaking --against $(CONTRACT_BASELINE)
+	@$(CONTRACT_IMAGE) | diff -q $(CONTRACT_BASELINE) - >/dev/null \
+		|| { echo "protos/ changed compatibly: run 'make contract-baseline' and commit $(CONTRACT_BASELINE)"; exit 1; }
 
 .PHONY: contract-baseline
-contract-baseline: $(BUF) ## Accept protos/ as the new v1 contract: rewrite $(CONTRACT_BASELINE) (review, then commit)
-	$(BUF) build -o $(CONTRACT_BASELINE)
+contract-baseline: $(BIN)/.installed $(BUF) ## Accept protos/ as the v1 contract: rewrite $(CONTRACT_BASELINE), to review and commit
+	$(BUF) breaking --against $(CONTRACT_BASELINE)
+	$(CONTRACT_IMAGE) > $(CONTRACT_BASELINE)
 
 .PHONY: lint
 lint: $(BIN)/.installed $(BUF) ## buf lint, ruff, mypy
@@ -157,7 +162,7 @@ format: $(BIN)/.installed ## Format the Python code
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(BIN)/.installed $(BUF) $(GRPCURL) $(FERRETDB) check-generated lint ## Install everything, lint, and run the tests
+test: $(BIN)/.installed $(BUF) $(GRPCURL) $(FERRETDB) $(CLIENT_PLUGINS) check-generated check-contract lint ## Install everything, lint, and run the tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: run
