@@ -143,8 +143,9 @@ contract-baseline: $(BIN)/.installed $(BUF) ## Accept protos/ as the v1 contract
 	$(CONTRACT_IMAGE) > $(CONTRACT_BASELINE)
 
 .PHONY: lint
-lint: $(BIN)/.installed $(BUF) ## buf lint, ruff, mypy
+lint: $(BIN)/.installed $(BUF) ## buf lint, ruff, mypy, gofmt
 	$(BUF) lint
+	@test -z "$$(gofmt -l clients/go)" || { gofmt -l clients/go; echo "Go code is not gofmt'ed: run 'gofmt -w clients/go'"; exit 1; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -42,7 +42,7 @@ def run(
     return result
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     urls = StoreUrls(tmp_path_factory.mktemp("stores"))
     process = ServerProcess(urls.fresh("sqlite"), tmp_path_factory.mktemp("server")).start()
