@@ -27,8 +27,9 @@ GO_MODULE := github.com/memoria/memoria/clients/go
 TS_DIR := clients/typescript
 TS_MODULES := $(TS_DIR)/node_modules/.installed
 PROTOC_GEN_ES := $(TS_DIR)/node_modules/.bin/protoc-gen-es
-# The google.rpc error details, for the TypeScript client (Go imports them from genproto).
-GOOGLE_RPC_PROTOS = $(shell $(BIN)/python -c 'import google.rpc, os; print(os.path.dirname(os.path.dirname(google.rpc.__path__[0])))')
+# google/rpc/error_details.proto, copied from googleapis for the TypeScript client (Go
+# imports the same messages from genproto, pinned in clients/go/go.sum).
+GOOGLE_RPC_PROTOS := $(TS_DIR)/proto
 # The committed v1 contract that `buf breaking` compares protos/ with: a buf image in
 # JSON (without comments), changed only by `make contract-baseline`.
 CONTRACT_BASELINE := protos/v1-baseline.json
