@@ -17,6 +17,24 @@ GRPCURL := $(CACHE)/bin/grpcurl
 FERRETDB := $(CACHE)/bin/ferretdb
 PROTOS := $(shell find protos -name '*.proto' | sort)
 
+# The Go and TypeScript clients: plugins pinned here (Go, from the module proxy) and in
+# clients/typescript/package-lock.json (npm); `go` and `npm` must be on PATH.
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+PROTOC_GEN_GO := $(CACHE)/bin/protoc-gen-go
+PROTOC_GEN_GO_GRPC := $(CACHE)/bin/protoc-gen-go-grpc
+GO_MODULE := github.com/memoria/memoria/clients/go
+TS_DIR := clients/typescript
+TS_MODULES := $(TS_DIR)/node_modules/.installed
+PROTOC_GEN_ES := $(TS_DIR)/node_modules/.bin/protoc-gen-es
+# google/rpc/error_details.proto, copied from googleapis for the TypeScript client (Go
+# imports the same messages from genproto, pinned in clients/go/go.sum).
+GOOGLE_RPC_PROTOS := $(TS_DIR)/proto
+# The committed v1 contract that `buf breaking` compares protos/ with: a buf image in
+# JSON (without comments), changed only by `make contract-baseline`.
+CONTRACT_BASELINE := protos/v1-baseline.json
+CONTRACT_IMAGE = $(BUF) build --exclude-source-info -o -\#format=json | $(BIN)/python -m json.tool
+
 .PHONY: help
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,8 +71,18 @@ $(FERRETDB): bench/harness/build_ferretdb.sh
 .PHONY: ferretdb
 ferretdb: $(FERRETDB) ## Build FerretDB v1 under .cache/ for the MongoDB tests
 
+$(PROTOC_GEN_GO):
+	GOBIN=$(abspath $(CACHE)/bin) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+$(PROTOC_GEN_GO_GRPC):
+	GOBIN=$(abspath $(CACHE)/bin) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+$(TS_MODULES): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix $(TS_DIR)
+	touch $@
+
 .PHONY: tools
-tools: $(BUF) $(GRPCURL) $(FERRETDB) ## Install buf, grpcurl and FerretDB under .cache/
+tools: $(BUF) $(GRPCURL) $(FERRETDB) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(TS_MODULES) ## Install buf, grpcurl, FerretDB, the Go plugins (.cache/) and the TypeScript packages
 
 # Python messages, gRPC stubs and .pyi type stubs for both, from protos/ into $(1), and
 # memoria.binpb: the contract's descriptors with their comments, for server reflection.
@@ -69,21 +97,56 @@ define protoc
 	touch $(1)/memoria/__init__.py $(1)/memoria/v1/__init__.py $(1)/memoria/py.typed
 endef
 
+# Go messages and gRPC stubs into $(1)/go/memoria/v1, TypeScript messages and service
+# descriptors (protobuf-es) into $(1)/typescript/src/gen, with google/rpc/error_details.
+define protoc_clients
+	rm -rf $(1)/go/memoria $(1)/typescript/src/gen && mkdir -p $(1)/go $(1)/typescript/src/gen
+	$(BIN)/python -m grpc_tools.protoc -I protos \
+		--plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
+		--go_out=$(1)/go --go_opt=module=$(GO_MODULE) \
+		--go-grpc_out=$(1)/go --go-grpc_opt=module=$(GO_MODULE) \
+		--plugin=protoc-gen-es=$(PROTOC_GEN_ES) \
+		--es_out=$(1)/typescript/src/gen --es_opt=target=ts,import_extension=js \
+		$(PROTOS)
+	$(BIN)/python -m grpc_tools.protoc -I $(GOOGLE_RPC_PROTOS) \
+		--plugin=protoc-gen-es=$(PROTOC_GEN_ES) \
+		--es_out=$(1)/typescript/src/gen --es_opt=target=ts,import_extension=js \
+		google/rpc/error_details.proto
+endef
+
+CLIENT_PLUGINS := $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(TS_MODULES)
+
 .PHONY: generate
-generate: $(BIN)/.installed ## Regenerate generated/ from protos/
+generate: $(BIN)/.installed $(CLIENT_PLUGINS) ## Regenerate generated/ (Python) and the Go and TypeScript code from protos/
 	$(call protoc,generated)
+	$(call protoc_clients,clients)
 
 .PHONY: check-generated
-check-generated: $(BIN)/.installed ## Fail when generated/ is stale
+check-generated: $(BIN)/.installed $(CLIENT_PLUGINS) ## Fail when generated/ or the Go/TypeScript code is stale
 	$(eval TMP := $(shell mktemp -d))
 	$(call protoc,$(TMP))
-	@diff -r --exclude=__pycache__ $(TMP)/memoria generated/memoria \
-		|| { echo "generated/ is stale: run 'make generate' and commit it"; rm -rf $(TMP); exit 1; }
+	$(call protoc_clients,$(TMP))
+	@{ diff -r --exclude=__pycache__ $(TMP)/memoria generated/memoria \
+		&& diff -r $(TMP)/go/memoria clients/go/memoria \
+		&& diff -r $(TMP)/typescript/src/gen clients/typescript/src/gen; } \
+		|| { echo "generated code is stale: run 'make generate' and commit it"; rm -rf $(TMP); exit 1; }
 	@rm -rf $(TMP)
 
+.PHONY: check-contract
+check-contract: $(BIN)/.installed $(BUF) ## Fail when protos/ breaks the v1 contract, or changed without `make contract-baseline`
+	$(BUF) breaking --against $(CONTRACT_BASELINE)
+	@$(CONTRACT_IMAGE) | diff -q $(CONTRACT_BASELINE) - >/dev/null \
+		|| { echo "protos/ changed compatibly: run 'make contract-baseline' and commit $(CONTRACT_BASELINE)"; exit 1; }
+
+.PHONY: contract-baseline
+contract-baseline: $(BIN)/.installed $(BUF) ## Accept protos/ as the v1 contract: rewrite $(CONTRACT_BASELINE), to review and commit
+	$(BUF) breaking --against $(CONTRACT_BASELINE)
+	$(CONTRACT_IMAGE) > $(CONTRACT_BASELINE)
+
 .PHONY: lint
-lint: $(BIN)/.installed $(BUF) ## buf lint, ruff, mypy
+lint: $(BIN)/.installed $(BUF) ## buf lint, ruff, mypy, gofmt
 	$(BUF) lint
+	@test -z "$$(gofmt -l clients/go)" || { gofmt -l clients/go; echo "Go code is not gofmt'ed: run 'gofmt -w clients/go'"; exit 1; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -101,7 +164,7 @@ format: $(BIN)/.installed ## Format the Python code
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: $(BIN)/.installed $(BUF) $(GRPCURL) $(FERRETDB) check-generated lint ## Install everything, lint, and run the tests
+test: $(BIN)/.installed $(BUF) $(GRPCURL) $(FERRETDB) $(CLIENT_PLUGINS) check-generated check-contract lint ## Install everything, lint, and run the tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: run

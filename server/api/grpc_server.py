@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import grpc
-from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from memoria.v1 import (
     memory_service_pb2,
     memory_service_pb2_grpc,
@@ -20,7 +16,7 @@ from memoria.v1 import (
 from server.api.health import StoreHealth
 from server.api.interceptors import CallBoundary
 from server.api.memory_servicer import MemoryServicer
-from server.api.reflection import DocumentedPool
+from server.api.reflection import enable_reflection
 from server.api.session_servicer import SessionServicer
 from server.api.user_servicer import UserServicer
 from server.domain.memory import MemoryManager
@@ -60,13 +56,7 @@ def create_grpc_server(
     user_service_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(users), server)
     memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memory), server)
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
-    reflection.enable_server_reflection(
-        [
-            *SERVICE_NAMES,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
-        server,
-        pool=cast(DescriptorPool, DocumentedPool()),
+    enable_reflection(
+        server, [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     )
     return server

@@ -150,6 +150,7 @@ def test_reflection_lists_and_describes_every_service(stubs: Stubs) -> None:
     assert {s.name for s in listed.list_services_response.service} == {
         *MEMORIA_SERVICES,
         "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
     }
     for name, response in zip(MEMORIA_SERVICES, files, strict=True):
