@@ -17,14 +17,15 @@ PROTOS := $(shell find protos -name '*.proto' | sort)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./clients/python
 	touch $@
 
 .PHONY: install
-install: $(BIN)/.installed ## Create .venv with the service and its dev tools
+install: $(BIN)/.installed ## Create .venv with the service, the Python client and the dev tools
 
 $(BUF):
 	npm install --silent --no-audit --no-fund --prefix $(CACHE)/node @bufbuild/buf@$(BUF_VERSION)
@@ -56,16 +57,26 @@ define protoc
 	touch $(1)/memoria/__init__.py $(1)/memoria/v1/__init__.py $(1)/memoria/py.typed
 endef
 
+# The Python client's own copy of the generated modules (memoria_client._proto), made from
+# the output of protoc in $(1): the same proto files, imported under the client's name.
+CLIENT_PROTO := clients/python/src/memoria_client/_proto
+define vendor_client
+	$(BIN)/python clients/python/scripts/vendor_proto.py $(1)/memoria/v1 $(2)
+endef
+
 .PHONY: generate
-generate: $(BIN)/.installed ## Regenerate generated/ from protos/
+generate: $(BIN)/.installed ## Regenerate generated/ and the Python client's stubs from protos/
 	$(call protoc,generated)
+	$(call vendor_client,generated,$(CLIENT_PROTO))
 
 .PHONY: check-generated
-check-generated: $(BIN)/.installed ## Fail when generated/ is stale
+check-generated: $(BIN)/.installed ## Fail when generated/ or the client's stubs are stale
 	$(eval TMP := $(shell mktemp -d))
 	$(call protoc,$(TMP))
+	$(call vendor_client,$(TMP),$(TMP)/client_proto)
 	@diff -r --exclude=__pycache__ $(TMP)/memoria generated/memoria \
-		|| { echo "generated/ is stale: run 'make generate' and commit it"; rm -rf $(TMP); exit 1; }
+		&& diff -r --exclude=__pycache__ $(TMP)/client_proto $(CLIENT_PROTO) \
+		|| { echo "generated code is stale: run 'make generate' and commit it"; rm -rf $(TMP); exit 1; }
 	@rm -rf $(TMP)
 
 .PHONY: lint
