@@ -5,6 +5,7 @@ the server through a proxy that cuts connections on cue."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,9 +62,11 @@ def test_add_memory_whose_answer_is_lost_is_retried_and_stored_once(
         assert stored[0].sequence == 2
 
 
-def restart(server: ServerProcess, store_url: str, work_dir: Path) -> ServerProcess:
-    """Kills the server outright and starts a new one on the same store."""
-    server.stop(sig=9)
+def restart(
+    server: ServerProcess, store_url: str, work_dir: Path, sig: int = signal.SIGKILL
+) -> ServerProcess:
+    """Stops the server (by default outright) and starts a new one on the same store."""
+    server.stop(sig)
     return ServerProcess(store_url, work_dir).start()
 
 
@@ -91,22 +94,27 @@ def test_stream_resumes_after_the_server_restarts(
     assert proxy.connections == 2
 
 
-async def test_async_stream_resumes_after_the_server_restarts(
+async def test_async_stream_resumes_after_a_graceful_restart(
     server: ServerProcess, proxy: Proxy, store_url: str, tmp_path: Path
 ) -> None:
     session_id = f"restart-{uuid.uuid4().hex}"
     async with AsyncMemoriaClient(proxy.address, max_retries=8) as client:
         await client.memory.add_memory(session_id, numbered(10))
         stream = client.memory.stream_messages(session_id, batch_size=3, follow=True)
-        before = [(await anext(stream)).sequence for _ in range(4)]
+        before = [(await anext(stream)).sequence for _ in range(10)]
 
-        second = await asyncio.to_thread(restart, server, store_url, tmp_path / "second")
+        # Stopped with SIGTERM this time, as in a rolling restart.
+        second = await asyncio.to_thread(
+            restart, server, store_url, tmp_path / "second", signal.SIGTERM
+        )
         try:
             proxy.upstream = second.address
-            after = [(await anext(stream)).sequence for _ in range(6)]
+            async with AsyncMemoriaClient(second.address) as direct:
+                await direct.memory.add_memory(session_id, numbered(3, start=10))
+            after = [(await anext(stream)).sequence for _ in range(3)]
             await stream.aclose()
         finally:
             second.stop()
 
-    assert before + after == list(range(1, 11))
+    assert before + after == list(range(1, 14))
     assert proxy.connections == 2
