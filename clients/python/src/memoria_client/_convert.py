@@ -98,24 +98,24 @@ def with_uuid(message: Message) -> str:
 
 
 def message_to_proto(message: Message) -> message_pb2.Message:
-    return message_pb2.Message(
-        uuid=with_uuid(message),
-        role=message.role or "",
-        role_type=role_type_of(message.role_type),  # type: ignore[arg-type]
-        content=message.content,
-        metadata=struct_of(message.metadata),
-    )
+    return message_pb2.Message(**_input_fields(message))
 
 
 def imported_to_proto(message: Message) -> memory_pb.ImportedMessage:
     return memory_pb.ImportedMessage(
-        uuid=with_uuid(message),
-        role=message.role or "",
-        role_type=role_type_of(message.role_type),  # type: ignore[arg-type]
-        content=message.content,
-        metadata=struct_of(message.metadata),
-        created_at=timestamp_of(message.created_at),
+        **_input_fields(message), created_at=timestamp_of(message.created_at)
     )
+
+
+def _input_fields(message: Message) -> dict[str, Any]:
+    """The fields of a message that the server reads, its uuid assigned if need be."""
+    return {
+        "uuid": with_uuid(message),
+        "role": message.role or "",
+        "role_type": role_type_of(message.role_type),
+        "content": message.content,
+        "metadata": struct_of(message.metadata),
+    }
 
 
 def message_of(proto: message_pb2.Message) -> Message:
