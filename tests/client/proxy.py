@@ -14,6 +14,8 @@ class Proxy:
 
     ``cut_on(marker)``: the next time the server sends bytes containing ``marker``, the
     connection is closed instead of passing them on; ``cut`` is set when that happened.
+    ``mute()``: what the server sends on the connections open now is dropped from then
+    on, until ``cut_muted()`` closes them; new connections are served as usual.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -23,6 +25,7 @@ class Proxy:
         self._marker = b""
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._muted: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -30,6 +33,15 @@ class Proxy:
     def cut_on(self, marker: bytes) -> None:
         self.cut.clear()
         self._marker = marker
+
+    def mute(self) -> None:
+        with self._lock:
+            self._muted = set(self._sockets)
+
+    def cut_muted(self) -> None:
+        with self._lock:
+            muted, self._muted = self._muted, set()
+        _close(*muted)
 
     def _accept(self) -> None:
         while True:
@@ -60,18 +72,20 @@ class Proxy:
                     self.cut.set()
                     break
                 tail = data[-len(marker) :] if marker else b""
-                target.sendall(data)
+                if not (from_server and source in self._muted):
+                    target.sendall(data)
         except OSError:
             pass
-        for end in (source, target):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-            end.close()
+        _close(source, target)
 
     def close(self) -> None:
         self._listener.close()
         with self._lock:
-            for end in self._sockets:
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-                end.close()
+            _close(*self._sockets)
+
+
+def _close(*sockets: socket.socket) -> None:
+    for end in sockets:
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)
+        end.close()

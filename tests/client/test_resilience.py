@@ -1,4 +1,5 @@
-"""A dropped connection costs nothing: a retried AddMemory stores nothing twice, and a
+"""A dropped connection costs nothing: a retried AddMemory or import stores nothing twice,
+and a
 stream resumes after a server restart without gap or repeat. The client talks to
 the server through a proxy that cuts connections on cue."""
 
@@ -6,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,29 @@ def test_add_memory_whose_answer_is_lost_is_retried_and_stored_once(
             marker,
         ]
         assert stored[0].sequence == 2
+
+
+def test_import_whose_answer_is_lost_is_retried_and_stored_once(
+    server: ServerProcess, proxy: Proxy
+) -> None:
+    session_id = f"cut-{uuid.uuid4().hex}"
+    with MemoriaClient(proxy.address) as client, MemoriaClient(server.address) as direct:
+        client.session.create(session_id)  # connected
+        proxy.mute()  # the answer of the import will not come back
+
+        with ThreadPoolExecutor(1) as pool:
+            importing = pool.submit(client.memory.import_messages, session_id, numbered(50))
+            deadline = time.monotonic() + 10
+            while direct.session.get(session_id).message_count < 50:
+                assert time.monotonic() < deadline, "the import was not stored"
+                time.sleep(0.02)
+            proxy.cut_muted()  # stored, answer lost: the client sends the call again
+            result = importing.result(timeout=30)
+        stored = direct.session.get(session_id).message_count
+
+    assert len(server.access_log("ImportMessages")) == 2
+    assert (result.received, result.stored, result.duplicates) == (50, 0, 50)
+    assert stored == 50
 
 
 def restart(
