@@ -1,6 +1,5 @@
 """A dropped connection costs nothing: a retried AddMemory or import stores nothing twice,
-and a
-stream resumes after a server restart without gap or repeat. The client talks to
+and a stream resumes after a server restart without gap or repeat. The client talks to
 the server through a proxy that cuts connections on cue."""
 
 from __future__ import annotations
