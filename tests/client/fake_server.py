@@ -34,14 +34,21 @@ class FakeServer(grpc.GenericRpcHandler):  # type: ignore[type-arg]
     """Answers each unary call with ``answer(method)``; records the method and the
     metadata of every call received."""
 
-    def __init__(self, answer: Callable[[str], Answer]) -> None:
+    def __init__(
+        self,
+        answer: Callable[[str], Answer],
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
         self.answer = answer
         self.calls: list[tuple[str, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         self._server.add_generic_rpc_handlers((self,))
-        port = self._server.add_insecure_port("127.0.0.1:0")
-        self.address = f"127.0.0.1:{port}"
+        if credentials is None:
+            port = self._server.add_insecure_port("127.0.0.1:0")
+        else:
+            port = self._server.add_secure_port("127.0.0.1:0", credentials)
+        self.address = f"localhost:{port}"
         self._server.start()
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> Any:

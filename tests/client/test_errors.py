@@ -3,9 +3,12 @@ retried, and the API key on every call."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import memoria_client
@@ -226,6 +229,40 @@ async def test_api_key_is_sent_by_the_async_client(fake: FakeServer) -> None:
         "Bearer mk_async",
         "Bearer mk_twin",
     ]
+
+
+def test_tls_with_the_callers_credentials(tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    credentials = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    fake = FakeServer(Script(memory_service_pb2.GetMemoryResponse()), credentials)
+    trusted = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+    try:
+        with MemoriaClient(fake.address, tls=trusted, api_key="k") as client:
+            assert client.memory.get_memory("s").messages == []
+        with (
+            fast_client(fake.address, max_retries=0) as plaintext,
+            pytest.raises(UnavailableError),
+        ):
+            plaintext.memory.get_memory("s")
+
+        async def over_tls() -> None:
+            async with AsyncMemoriaClient(fake.address, tls=trusted) as client:
+                await client.memory.get_memory("s")
+
+        asyncio.run(over_tls())
+    finally:
+        fake.stop()
+    assert fake.methods() == ["GetMemory", "GetMemory"]
+    assert fake.calls[0][1]["authorization"] == "Bearer k"
 
 
 def test_live_server_errors(client: MemoriaClient, session_id: str) -> None:
