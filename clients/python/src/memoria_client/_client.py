@@ -66,7 +66,8 @@ class _Client:
     ) -> Self:
         """A client on the same connection with another ``timeout`` (seconds per attempt,
         ``None`` for none) or ``max_retries``, e.g.
-        ``client.with_options(timeout=2).memory.get_memory(...)``."""
+        ``client.with_options(timeout=2).memory.get_memory(...)``. Closing either closes
+        the connection of both: close the original when done."""
         settings = self._settings
         if not isinstance(timeout, Unset):
             settings = replace(settings, timeout=timeout)
