@@ -7,6 +7,7 @@ import asyncio
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -277,6 +278,19 @@ def test_live_server_errors(client: MemoriaClient, session_id: str) -> None:
     with pytest.raises(InvalidArgumentError) as invalid:
         client.memory.get_memory("bad id!", lastn=5000)
     assert {v.field for v in invalid.value.field_violations} == {"session_id", "lastn"}
+
+    with pytest.raises(NotFoundError):  # a stream fails at its first message
+        next(client.memory.stream_messages(session_id, after=str(uuid.uuid4())))
+
+
+async def test_live_server_errors_of_async_streams_and_lists(
+    aclient: AsyncMemoriaClient, session_id: str
+) -> None:
+    with pytest.raises(NotFoundError) as raised:
+        await anext(aclient.memory.stream_messages(session_id))
+    assert isinstance(raised.value.__cause__, grpc.aio.AioRpcError)
+    with pytest.raises(NotFoundError):
+        await anext(aclient.user.list_sessions(f"nobody-{session_id}"))
 
 
 def test_nothing_listening_is_unavailable() -> None:
