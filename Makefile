@@ -39,14 +39,15 @@ CONTRACT_IMAGE = $(BUF) build --exclude-source-info -o -\#format=json | $(BIN)/p
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./clients/python
 	touch $@
 
 .PHONY: install
-install: $(BIN)/.installed ## Create .venv with the service and its dev tools
+install: $(BIN)/.installed ## Create .venv with the service, the Python client and the dev tools
 
 $(BUF):
 	npm install --silent --no-audit --no-fund --prefix $(CACHE)/node @bufbuild/buf@$(BUF_VERSION)
@@ -114,19 +115,29 @@ define protoc_clients
 		google/rpc/error_details.proto
 endef
 
+# The Python client's own copy of the generated modules (memoria_client._proto), made from
+# the output of protoc in $(1): the same proto files, imported under the client's name.
+CLIENT_PROTO := clients/python/src/memoria_client/_proto
+define vendor_client
+	$(BIN)/python clients/python/scripts/vendor_proto.py $(1)/memoria/v1 $(2)
+endef
+
 CLIENT_PLUGINS := $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(TS_MODULES)
 
 .PHONY: generate
-generate: $(BIN)/.installed $(CLIENT_PLUGINS) ## Regenerate generated/ (Python) and the Go and TypeScript code from protos/
+generate: $(BIN)/.installed $(CLIENT_PLUGINS) ## Regenerate generated/ (Python), the Python client's stubs and the Go and TypeScript code from protos/
 	$(call protoc,generated)
+	$(call vendor_client,generated,$(CLIENT_PROTO))
 	$(call protoc_clients,clients)
 
 .PHONY: check-generated
-check-generated: $(BIN)/.installed $(CLIENT_PLUGINS) ## Fail when generated/ or the Go/TypeScript code is stale
+check-generated: $(BIN)/.installed $(CLIENT_PLUGINS) ## Fail when generated/, the Python client's stubs or the Go/TypeScript code is stale
 	$(eval TMP := $(shell mktemp -d))
 	$(call protoc,$(TMP))
+	$(call vendor_client,$(TMP),$(TMP)/client_proto)
 	$(call protoc_clients,$(TMP))
 	@{ diff -r --exclude=__pycache__ $(TMP)/memoria generated/memoria \
+		&& diff -r --exclude=__pycache__ $(TMP)/client_proto $(CLIENT_PROTO) \
 		&& diff -r $(TMP)/go/memoria clients/go/memoria \
 		&& diff -r $(TMP)/typescript/src/gen clients/typescript/src/gen; } \
 		|| { echo "generated code is stale: run 'make generate' and commit it"; rm -rf $(TMP); exit 1; }
@@ -181,10 +192,11 @@ run-ferretdb: $(FERRETDB) ## Serve FerretDB (MongoDB wire protocol) on 127.0.0.1
 		--debug-addr=- --telemetry=disable --log-level=warn
 
 .PHONY: bench
-bench: $(BIN)/.installed $(FERRETDB) ## Print latency, streaming and summarizer figures of a live server
+bench: $(BIN)/.installed $(FERRETDB) ## Print latency, streaming, summarizer and client-overhead figures of a live server
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.summarizer
 	$(BIN)/python -m bench.streams
+	$(BIN)/python -m bench.client_overhead
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and local data
