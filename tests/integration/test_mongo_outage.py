@@ -73,7 +73,9 @@ def test_outage_fails_fast_and_the_server_recovers_by_itself(
     stubs = Stubs.connect(server.address)
     session = "outage"
     before = stubs.memory.AddMemory(
-        pb.AddMemoryRequest(session_id=session, messages=SEED_CONVERSATION)
+        pb.AddMemoryRequest(
+            session_id=session, messages=SEED_CONVERSATION, view=pb.MESSAGE_VIEW_FULL
+        )
     ).messages
     assert health(stubs) == SERVING
 
