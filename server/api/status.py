@@ -16,6 +16,7 @@ from server.domain.errors import (
     MemoriaError,
     NotFound,
     StoreFailure,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -26,6 +27,7 @@ ERROR_DOMAIN = "memoria.v1"
 
 _CODES: list[tuple[type[MemoriaError], int]] = [
     (InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
     (NotFound, code_pb2.NOT_FOUND),
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),

@@ -5,6 +5,8 @@ to a gRPC status code in exactly one place (``server.api.status``)::
 
     MemoriaError
     ├── InvalidArgument   the request is malformed (carries field violations)
+    ├── Unauthenticated   the caller's API key is missing, malformed, unknown or
+    │                     revoked
     ├── NotFound          a named resource does not exist
     ├── AlreadyExists     a resource with that identifier exists already
     ├── FailedPrecondition  the request is well-formed but not applicable now
@@ -42,6 +44,7 @@ __all__ = [
     "MemoriaError",
     "NotFound",
     "StoreFailure",
+    "Unauthenticated",
     "Unavailable",
     "decodes",
 ]
@@ -69,6 +72,16 @@ class InvalidArgument(MemoriaError):
     def __init__(self, violations: list[FieldViolation], message: str = "") -> None:
         self.violations = violations
         super().__init__(message or "; ".join(f"{v.field}: {v.description}" for v in violations))
+
+
+class Unauthenticated(MemoriaError):
+    """The call carries no usable API key; ``reason`` says why (``API_KEY_MISSING``,
+    ``API_KEY_MALFORMED``, ``API_KEY_UNKNOWN``, ``API_KEY_REVOKED``). The message
+    never contains the key's secret."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class NotFound(MemoriaError):

@@ -27,6 +27,7 @@ from server.domain.models import (
     User,
     UserPatch,
 )
+from server.domain.ports.keys import KeyStore
 
 __all__ = ["ListCursor", "MessageReader", "Store"]
 
@@ -53,7 +54,9 @@ class MessageReader(Protocol):
         """Releases the reader's database resources; idempotent."""
 
 
-class Store(Protocol):
+class Store(KeyStore, Protocol):
+    """Sessions, messages, summaries and users; tenants and API keys (``KeyStore``)."""
+
     async def setup(self) -> None:
         """Creates or migrates the schema. Idempotent; safe to call from several processes."""
 

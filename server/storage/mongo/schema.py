@@ -20,6 +20,8 @@ class Collections:
     summaries: AsyncCollection[Document]
     summary_leases: AsyncCollection[Document]
     users: AsyncCollection[Document]
+    tenants: AsyncCollection[Document]
+    api_keys: AsyncCollection[Document]
 
     @classmethod
     def of(cls, database: AsyncDatabase[Document]) -> Collections:
@@ -29,6 +31,8 @@ class Collections:
             summaries=database["summaries"],
             summary_leases=database["summary_leases"],
             users=database["users"],
+            tenants=database["tenants"],
+            api_keys=database["api_keys"],
         )
 
 
@@ -56,6 +60,12 @@ USER_INDEXES = [NEWEST_FIRST_INDEX]
 SUMMARY_INDEXES = [
     IndexModel([("session_id", ASCENDING), ("version", ASCENDING)], name="version", unique=True),
 ]
+# A tenant's keys, oldest first (``keys list --tenant``); key ids are the _id.
+API_KEY_INDEXES = [
+    IndexModel(
+        [("tenant", ASCENDING), ("created_us", ASCENDING), ("_id", ASCENDING)], name="by_tenant"
+    ),
+]
 # One lease per term of a session: the guard of a take-over (see leases).
 LEASE_INDEXES = [
     IndexModel([("session_id", ASCENDING), ("term", ASCENDING)], name="term", unique=True),
@@ -75,6 +85,7 @@ async def create_indexes(collections: Collections) -> None:
         (collections.summaries, SUMMARY_INDEXES),
         (collections.summary_leases, LEASE_INDEXES),
         (collections.users, USER_INDEXES),
+        (collections.api_keys, API_KEY_INDEXES),
     ]:
         for index in indexes:
             await collection.create_indexes([index])

@@ -10,6 +10,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from server.domain.api_keys import ApiKey
 from server.domain.models import (
     AppendResult,
     JsonObject,
@@ -22,7 +23,7 @@ from server.domain.models import (
     UserPatch,
 )
 from server.domain.ports.store import ListCursor, MessageReader
-from server.storage.mongo import appends, leases, messages, sessions, summaries, users
+from server.storage.mongo import appends, keys, leases, messages, sessions, summaries, users
 from server.storage.mongo.client import connect
 from server.storage.mongo.cursor_reader import CursorReader
 from server.storage.mongo.documents import Document
@@ -180,6 +181,21 @@ class MongoStore:
         self, *, min_unsummarized: int, after: str | None, limit: int
     ) -> list[str]:
         return await self._run(summaries.sessions_to_summarize, min_unsummarized, after, limit)
+
+    async def create_key(self, key: ApiKey) -> None:
+        await self._run(keys.create_key, key)
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        return await self._run(keys.get_key, key_id)
+
+    async def list_keys(self, *, tenant: str | None) -> list[ApiKey]:
+        return await self._run(keys.list_keys, tenant)
+
+    async def revoke_key(self, key_id: str, now: datetime) -> ApiKey | None:
+        return await self._run(keys.revoke_key, key_id, now)
+
+    async def record_key_use(self, key_id: str, now: datetime) -> None:
+        await self._run(keys.record_key_use, key_id, now)
 
 
 async def _run_to_completion(write: Coroutine[Any, Any, T]) -> T:

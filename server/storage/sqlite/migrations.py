@@ -68,6 +68,23 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX users_newest_first ON users (created_at DESC, user_id DESC);
     """,
+    # 4: tenants and their API keys (the SHA-256 of each secret, never the secret)
+    """
+    CREATE TABLE tenants (
+        tenant     TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE api_keys (
+        key_id       TEXT PRIMARY KEY,
+        tenant       TEXT NOT NULL REFERENCES tenants (tenant),
+        secret_hash  TEXT NOT NULL,
+        description  TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, key_id);
+    """,
 ]
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from server.domain.api_keys import ApiKey
 from server.domain.errors import ConfigurationError
 from server.domain.models import (
     AppendResult,
@@ -20,7 +21,7 @@ from server.domain.models import (
     UserPatch,
 )
 from server.domain.ports.store import ListCursor, MessageReader
-from server.storage.sqlite import messages, sessions, summaries, users
+from server.storage.sqlite import keys, messages, sessions, summaries, users
 from server.storage.sqlite.connection import SqliteWorker
 from server.storage.sqlite.migrations import migrate
 from server.storage.sqlite.paged_reader import PagedReader
@@ -191,3 +192,18 @@ class SqliteStore:
                 limit=limit,
             )
         )
+
+    async def create_key(self, key: ApiKey) -> None:
+        await self._writer.run(partial(keys.create_key, key=key))
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        return await self._reader.run(partial(keys.get_key, key_id=key_id))
+
+    async def list_keys(self, *, tenant: str | None) -> list[ApiKey]:
+        return await self._reader.run(partial(keys.list_keys, tenant=tenant))
+
+    async def revoke_key(self, key_id: str, now: datetime) -> ApiKey | None:
+        return await self._writer.run(partial(keys.revoke_key, key_id=key_id, now=now))
+
+    async def record_key_use(self, key_id: str, now: datetime) -> None:
+        await self._writer.run(partial(keys.record_key_use, key_id=key_id, now=now))
