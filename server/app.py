@@ -12,9 +12,12 @@ from dataclasses import dataclass
 
 import grpc
 
+from server.api.authentication import Authenticate
 from server.api.grpc_server import SERVICE_NAMES, create_grpc_server
 from server.api.health import SUMMARIZER_SERVICE, StoreHealth
+from server.api.tls import server_credentials
 from server.config import Settings
+from server.domain.authentication import Authenticator, anonymous
 from server.domain.errors import ConfigurationError
 from server.domain.memory import MemoryManager
 from server.domain.ports.store import Store
@@ -58,8 +61,14 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     Shutdown order: health turns NOT_SERVING, new calls are refused, in-flight
     calls get ``shutdown_grace`` seconds to finish, then the store closes.
     """
-    host = check_listen_address(settings.listen)
+    host, loopback = check_listen_address(settings.listen, api_keys=settings.auth == "api-key")
     check_port_free(settings.listen)
+    if not loopback and settings.tls_cert is None:
+        log.warning(
+            "serving %s without TLS: API keys and data cross the network in clear unless a"
+            " proxy or mesh in front terminates TLS (see MEMORIA_TLS_CERT)",
+            settings.listen,
+        )
     counter = TiktokenCounter(load_encoding(settings.token_encoding, settings.tiktoken_cache_dir))
     async with (
         open_summarizer(
@@ -77,23 +86,21 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             sessions=domain.sessions,
             users=domain.users,
             health=health,
+            authenticate=_authenticate(settings, store),
             max_request_bytes=settings.max_request_bytes,
         )
-        try:
-            port = server.add_insecure_port(settings.listen)
-        except RuntimeError as exc:  # grpc's "Failed to bind to address"
-            raise ConfigurationError(
-                f"cannot listen on {settings.listen}: the address is in use or not available"
-            ) from exc
+        port = _add_port(server, settings)
         await health.start()
         await health.report(SUMMARIZER_SERVICE, True)
         await server.start()
         domain.worker.start()
         log.info(
-            "listening on %s:%d (store %s, window %d, encoding %s, summarizer %s)",
+            "listening on %s:%d (%s, auth %s, store %s, window %d, encoding %s, summarizer %s)",
             host,
             port,
-            settings.store_url,
+            _transport(settings),
+            settings.auth,
+            _redacted(settings.store_url),
             settings.window,
             counter.encoding_name,
             summarizer.name,
@@ -102,6 +109,41 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             yield RunningServer(server, port, health)
         finally:
             await _shut_down(server, health, domain, settings.shutdown_grace)
+
+
+def _authenticate(settings: Settings, store: Store) -> Authenticate:
+    if settings.auth == "none":
+        return anonymous
+    return Authenticator(store, cache_seconds=settings.key_cache_seconds).authenticate
+
+
+def _add_port(server: grpc.aio.Server, settings: Settings) -> int:
+    try:
+        if settings.tls_cert is None or settings.tls_key is None:
+            return server.add_insecure_port(settings.listen)
+        credentials = server_credentials(
+            settings.tls_cert, settings.tls_key, settings.tls_client_ca
+        )
+        return server.add_secure_port(settings.listen, credentials)
+    except RuntimeError as exc:  # grpc's "Failed to bind to address"
+        raise ConfigurationError(
+            f"cannot listen on {settings.listen}: the address is in use or not available"
+        ) from exc
+
+
+def _transport(settings: Settings) -> str:
+    if settings.tls_cert is None:
+        return "plaintext"
+    return "mTLS" if settings.tls_client_ca is not None else "TLS"
+
+
+def _redacted(url: str) -> str:
+    """``url`` without the password it may hold (a MongoDB URI's user:password@)."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, location = rest.partition("@")
+    if not at or ":" not in credentials or "/" in credentials:
+        return url
+    return f"{scheme}{separator}{credentials.partition(':')[0]}:***@{location}"
 
 
 def _build_domain(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
 __all__ = ["InvalidSettings", "Settings", "load_settings"]
@@ -139,7 +140,34 @@ class Settings(BaseSettings):
     def _log_level_in_capitals(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    access_log: bool = Field(True, description="log one line per RPC (method, code, duration)")
+    access_log: bool = Field(
+        True, description="log one line per RPC (method, code, tenant, key id, duration)"
+    )
+    auth: Literal["none", "api-key"] = Field(
+        "none",
+        description="none (loopback only: every caller is the tenant 'default') or api-key"
+        " (every call but health and reflection needs 'authorization: Bearer <key>')",
+    )
+    key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="seconds a checked API key is trusted without reading the store again:"
+        " a revoked key stops working on every server within this time",
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate chain: serve TLS")
+    tls_key: Path | None = Field(None, description="PEM private key of MEMORIA_TLS_CERT")
+    tls_client_ca: Path | None = Field(
+        None, description="PEM CA certificates: require client certificates they signed (mTLS)"
+    )
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("MEMORIA_TLS_CERT and MEMORIA_TLS_KEY go together: set both or none")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("MEMORIA_TLS_CLIENT_CA needs MEMORIA_TLS_CERT and MEMORIA_TLS_KEY")
+        return self
 
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:
@@ -150,10 +178,11 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
     try:
         return CliApp.run(Settings, cli_args=list(argv) if argv is not None else None)
     except ValidationError as exc:
-        raise InvalidSettings(
-            "; ".join(
-                f"MEMORIA_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
-                f" (got {error.get('input')!r})"
-                for error in exc.errors()
-            )
-        ) from None
+        raise InvalidSettings("; ".join(map(_described, exc.errors()))) from None
+
+
+def _described(error: ErrorDetails) -> str:
+    if not error["loc"]:  # a rule across settings: its message names them
+        return error["msg"].removeprefix("Value error, ")
+    variable = f"MEMORIA_{'_'.join(map(str, error['loc'])).upper()}"
+    return f"{variable}: {error['msg']} (got {error.get('input')!r})"

@@ -10,24 +10,30 @@ from server.domain.errors import ConfigurationError
 __all__ = ["check_listen_address", "check_port_free"]
 
 
-def check_listen_address(listen: str) -> str:
-    """The host of ``listen`` (``host:port``); refuses anything but loopback."""
+def check_listen_address(listen: str, *, api_keys: bool) -> tuple[str, bool]:
+    """The host of ``listen`` (``host:port``) and whether it is loopback; refuses any
+    other address unless ``api_keys`` guard the server."""
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
         raise ConfigurationError(
             f"MEMORIA_LISTEN must be host:port with a port from 0 to 65535, got {listen!r}"
         )
-    bare_host = host.strip("[]")
-    if bare_host != "localhost":
-        try:
-            loopback = ipaddress.ip_address(bare_host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ConfigurationError(
-                f"refusing to listen on {listen}: without API keys Memoria serves loopback only"
-            )
-    return host
+    loopback = _is_loopback(host.strip("[]"))
+    if not loopback and not api_keys:
+        raise ConfigurationError(
+            f"refusing to listen on {listen}: without API keys Memoria serves loopback only"
+            " (set MEMORIA_AUTH=api-key)"
+        )
+    return host, loopback
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def check_port_free(listen: str) -> None:

@@ -13,6 +13,7 @@ from memoria.v1 import (
     user_service_pb2_grpc,
 )
 
+from server.api.authentication import Authenticate, Authentication
 from server.api.health import StoreHealth
 from server.api.interceptors import CallBoundary
 from server.api.memory_servicer import MemoryServicer
@@ -38,11 +39,17 @@ def create_grpc_server(
     sessions: SessionManager,
     users: UserManager,
     health: StoreHealth,
+    authenticate: Authenticate,
     max_request_bytes: int,
 ) -> grpc.aio.Server:
-    """A server with every service registered; the caller adds a port and starts it."""
+    """A server with every service registered; the caller adds a port and starts it.
+
+    ``authenticate`` turns each call's ``authorization`` metadata into its caller
+    (health and reflection excepted).
+    """
     server = grpc.aio.server(
-        interceptors=[CallBoundary()],
+        # CallBoundary first: it logs and maps the refusals of Authentication too.
+        interceptors=[CallBoundary(), Authentication(authenticate)],
         options=[
             # Requests only: responses are bounded by the domain's response budget,
             # and reflection and health must never be cut by a request limit.

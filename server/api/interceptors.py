@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from server.api.caller import caller_or_none
 from server.api.status import INTERNAL_ERROR, status_of
 from server.domain.errors import InvalidArgument, MemoriaError
 
@@ -29,7 +30,7 @@ Context = Any
 class CallBoundary(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Maps ``MemoriaError`` to its gRPC status, hides unexpected errors behind INTERNAL
     (logged with their stack trace), and writes one access-log line per RPC with the
-    method, the status code and the duration."""
+    method, the status code, the duration, the caller's tenant and key id."""
 
     async def intercept_service(
         self,
@@ -191,7 +192,15 @@ async def _boundary(method: str, context: Context) -> AsyncIterator[None]:
         elapsed_ms = (time.perf_counter() - started) * 1000
         if code is None:
             code = _final_code(context)
-        access_log.info("%s %s %.2fms", method, code.name, elapsed_ms)
+        caller = caller_or_none()  # never a secret: the tenant and the key's id
+        access_log.info(
+            "%s %s tenant=%s key=%s %.2fms",
+            method,
+            code.name,
+            caller.tenant if caller else "-",
+            (caller.key_id or "-") if caller else "-",
+            elapsed_ms,
+        )
 
 
 def _final_code(context: Context) -> grpc.StatusCode:
