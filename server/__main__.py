@@ -1,4 +1,7 @@
-"""``python -m server``: run Memoria until SIGINT or SIGTERM."""
+"""``python -m server``: run Memoria until SIGINT or SIGTERM.
+
+``python -m server keys …`` manages API keys instead (``server.key_commands``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import sys
 from server.app import running_server
 from server.config import InvalidSettings, Settings, load_settings
 from server.domain.errors import ConfigurationError
+from server.key_commands import main as keys_main
 
 
 async def serve(settings: Settings) -> None:
@@ -22,6 +26,8 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["keys"]:
+        sys.exit(keys_main(sys.argv[2:]))
     try:
         settings = load_settings()
     except InvalidSettings as exc:

@@ -22,6 +22,8 @@ class InvalidSettings(ValueError):
 
 
 class Settings(BaseSettings):
+    """Serves Memoria until SIGINT or SIGTERM. API keys: python -m server keys --help."""
+
     model_config = SettingsConfigDict(
         env_prefix="MEMORIA_",
         cli_kebab_case=True,

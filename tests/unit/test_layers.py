@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "server.config": set(),
     "server.listen_address": {"server.domain"},
     "server.app": {"server"},
-    "server.__main__": {"server.app", "server.config", "server.domain"},
+    "server.key_commands": {"server.config", "server.domain", "server.storage"},
+    "server.__main__": {"server.app", "server.config", "server.domain", "server.key_commands"},
     "bench": {"server", "memoria"},
 }
 OURS = ("server", "tests", "bench", "memoria")
