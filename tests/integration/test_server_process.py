@@ -113,7 +113,7 @@ def test_one_access_log_line_per_rpc(server: ServerProcess, stubs: Stubs) -> Non
         assert time.monotonic() < deadline, f"access log lines missing: {lines}"
         time.sleep(0.02)
     assert len(lines) == 2
-    assert " OK " in lines[0] and lines[0].rstrip().endswith("ms")
+    assert " OK tenant=default key=- " in lines[0] and lines[0].rstrip().endswith("ms")
     assert " NOT_FOUND " in lines[1]
 
 
@@ -174,7 +174,14 @@ def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flag", "complaint"),
     [
-        ("--listen=0.0.0.0:0", "loopback only"),
+        ("--listen=0.0.0.0:0", "loopback only (set MEMORIA_AUTH=api-key)"),
+        ("--auth=password", "MEMORIA_AUTH: Input should be 'none' or 'api-key'"),
+        ("--tls-cert=cert.pem", "MEMORIA_TLS_CERT and MEMORIA_TLS_KEY go together"),
+        ("--tls-client-ca=ca.pem", "MEMORIA_TLS_CLIENT_CA needs MEMORIA_TLS_CERT"),
+        (
+            "--tls-cert=/nonexistent/cert.pem --tls-key=/nonexistent/key.pem",
+            "MEMORIA_TLS_KEY: cannot read /nonexistent/key.pem: No such file or directory",
+        ),
         ("--token-encoding=p50k_base", "unsupported token encoding"),
         ("--store-url=postgres://x", "unsupported store URL"),
         ("--window=0", "MEMORIA_WINDOW: Input should be greater than or equal to 1"),
@@ -184,7 +191,7 @@ def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
 )
 def test_refuses_to_start_with_a_bad_setting(tmp_path: Path, flag: str, complaint: str) -> None:
     store_flag = f"--store-url=sqlite:///{tmp_path}/m.db"
-    flags = [flag] if flag.startswith("--store-url") else [flag, store_flag]
+    flags = [*flag.split(), *([] if flag.startswith("--store-url") else [store_flag])]
     result = subprocess.run(
         [sys.executable, "-m", "server", *flags],
         capture_output=True,
