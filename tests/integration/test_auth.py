@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import grpc
@@ -16,7 +15,7 @@ from bench.harness.requests import message
 from bench.harness.server_process import ServerProcess
 from bench.harness.stubs import Stubs
 from tests.support.errors import call_error, error_info
-from tests.support.keys import create_key, keys_command
+from tests.support.keys import create_key, key_id, keys_command, wait_for_refusal
 from tests.support.stores import StoreUrls
 
 UNKNOWN_KEY = "mk_" + "a" * 12 + "_" + "b" * 52
@@ -40,10 +39,6 @@ def keyed_server(
 @pytest.fixture(scope="module")
 def acme_key(store_url: str) -> str:
     return create_key(store_url, "acme", "integration tests")
-
-
-def key_id(key: str) -> str:
-    return key.split("_")[1]
 
 
 def test_start_up_line_names_the_auth_mode(keyed_server: ServerProcess) -> None:
@@ -140,16 +135,3 @@ def test_revoked_key_is_refused_as_revoked(keyed_server: ServerProcess, store_ur
     assert error.details() == f"revoked API key (key id {key_id(key)})"
     assert error_info(error)["reason"] == "API_KEY_REVOKED"
     stubs.close()
-
-
-def wait_for_refusal(stubs: Stubs, within: float = 5.0) -> grpc.RpcError:
-    """The UNAUTHENTICATED error a GetMemory call gets once the key's revocation has
-    reached the server (its key cache time at most); fails after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            stubs.memory.GetMemory(pb.GetMemoryRequest(session_id="rev"))
-        except grpc.RpcError as error:
-            return error
-        assert time.monotonic() < deadline, "the revoked key still works"
-        time.sleep(0.05)
