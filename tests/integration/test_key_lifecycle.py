@@ -14,11 +14,10 @@ from bench.harness.stubs import Stubs
 from tests.support.keys import create_key, key_id, keys_command, wait_for_refusal
 from tests.support.stores import StoreUrls
 
-pytestmark = pytest.mark.all_stores
-
 CACHE_SECONDS = 1.0
 
 
+@pytest.mark.all_stores
 def test_create_use_list_revoke_on_two_servers(
     store_kind: str, store_urls: StoreUrls, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

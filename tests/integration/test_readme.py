@@ -10,7 +10,9 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +29,25 @@ def marked_blocks(name: str, document: str = "README.md") -> list[str]:
     return re.findall(r"```sh\n(.*?)```", section, flags=re.S)
 
 
-def run_block(block: str, address: str) -> str:
+def run_block(
+    block: str,
+    address: str,
+    *,
+    placeholder: str = "localhost:50051",
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Runs ``block`` with ``address`` in place of ``placeholder``, grpcurl and this
+    Python on the PATH; its stdout and stderr."""
     assert (GRPCURL_DIR / "grpcurl").exists(), "grpcurl missing: run `make tools`"
+    path = f"{GRPCURL_DIR}:{Path(sys.executable).parent}:{os.environ['PATH']}"
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block.replace("localhost:50051", address)],
+        ["bash", "-euo", "pipefail", "-c", block.replace(placeholder, address)],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PATH": f"{GRPCURL_DIR}:{os.environ['PATH']}"},
+        cwd=cwd,
+        env={**os.environ, **(env or {}), "PATH": path},
     )
     assert result.returncode == 0, result.stderr
     return result.stdout + result.stderr
