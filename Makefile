@@ -197,6 +197,7 @@ bench: $(BIN)/.installed $(FERRETDB) ## Print latency, streaming, summarizer and
 	$(BIN)/python -m bench.summarizer
 	$(BIN)/python -m bench.streams
 	$(BIN)/python -m bench.client_overhead
+	$(BIN)/python -m bench.auth
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and local data

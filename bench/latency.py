@@ -31,12 +31,14 @@ from bench.harness.stubs import Stubs
 DEFAULT_CALLS = {"sqlite": 2000, "mongodb": 300}
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
+def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def _run(stubs: Stubs, calls: int) -> dict[str, list[float]]:
+def time_calls(stubs: Stubs, calls: int) -> dict[str, list[float]]:
+    """Seconds each of ``calls`` AddMemory (one message) and GetMemory calls took, one
+    call in flight, on a new session."""
     session_id = f"bench-{uuid.uuid4().hex}"
     timings: dict[str, list[float]] = {"AddMemory": [], "GetMemory": []}
     for n in range(calls):
@@ -54,7 +56,7 @@ def _run(stubs: Stubs, calls: int) -> dict[str, list[float]]:
 
 
 @contextmanager
-def _store_url(kind: str, work_dir: Path) -> Iterator[str]:
+def fresh_store_url(kind: str, work_dir: Path) -> Iterator[str]:
     """A fresh store of ``kind``; FerretDB runs only while it is in use."""
     if kind == "sqlite":
         yield f"sqlite:///{work_dir}/bench.db"
@@ -79,15 +81,15 @@ def _measure(store_url: str, work_dir: Path, calls: int, runs: int) -> dict[str,
         stubs.memory.AddMemory(
             pb.AddMemoryRequest(session_id="warm-up", messages=SEED_CONVERSATION)
         )
-        _run(stubs, 200)
+        time_calls(stubs, 200)
         medians: dict[str, list[float]] = {"AddMemory": [], "GetMemory": []}
         print(f"store {store_url}, {calls} sequential calls per RPC per run")
         for run in range(1, runs + 1):
             cells = []
-            for rpc, samples in _run(stubs, calls).items():
+            for rpc, samples in time_calls(stubs, calls).items():
                 median = statistics.median(samples) * 1000
                 medians[rpc].append(median)
-                p99 = _percentile(samples, 0.99) * 1000
+                p99 = percentile(samples, 0.99) * 1000
                 cells.append(f"{rpc} median {median:.3f} ms p99 {p99:.3f} ms")
             print(f"  run {run}: " + " | ".join(cells))
         stubs.close()
@@ -111,7 +113,7 @@ def main() -> None:
     kinds = ["sqlite", "mongodb"] if args.store == "both" else [args.store]
     results: dict[str, dict[str, float]] = {}
     for kind in kinds:
-        with tempfile.TemporaryDirectory() as work, _store_url(kind, Path(work)) as url:
+        with tempfile.TemporaryDirectory() as work, fresh_store_url(kind, Path(work)) as url:
             calls = args.calls or DEFAULT_CALLS[kind]
             results[kind] = _measure(url, Path(work), calls, args.runs)
     print(f"median of {args.runs} run medians, one call in flight:")
