@@ -3,9 +3,9 @@ flight, on a server with ``MEMORIA_AUTH=none`` and one with ``api-key``, in one 
 
 Both servers share one fresh store (SQLite by default) and both clients send the
 key (``none`` ignores it), so the difference is the server's checking alone; runs
-alternate between the servers so that drift of the machine affects both alike. With the default key cache (5 s)
-a key costs a parse, a SHA-256 and a dictionary lookup per call, and one store read
-per key per 5 s.
+alternate between the servers so that drift of the machine affects both alike.
+With the default key cache (5 s) a key costs a parse, a SHA-256 and a dictionary
+lookup per call, and one store read per key per 5 s.
 """
 
 from __future__ import annotations

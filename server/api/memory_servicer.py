@@ -103,6 +103,7 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
                 after_uuid=request.after_uuid,
                 batch_size=request.batch_size,
                 follow=request.follow,
+                resume_token=request.resume_token,
             )
         )
         async for batch in batches:
@@ -110,6 +111,7 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
                 messages=[message_to_proto(m) for m in batch.messages],
                 last_sequence=batch.last_sequence,
                 caught_up=batch.caught_up,
+                resume_token=batch.resume_token,
             )
 
     async def ImportMessages(

@@ -9,6 +9,7 @@ from server.domain.bulk_import import ImportReport, import_messages
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound, Unavailable
 from server.domain.follower_wakeups import AppendSignals
+from server.domain.incarnations import SessionIncarnation
 from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.message_acceptance import AcceptedMessage, accept_message, stamp_messages
 from server.domain.metadata import keep_reserved
@@ -21,7 +22,6 @@ from server.domain.models import (
     Page,
     Summary,
 )
-from server.domain.pagination import decode_page_token, encode_page_token, malformed_page_token
 from server.domain.ports.store import Store
 from server.domain.ports.token_counter import TokenCounter
 from server.domain.response_budget import (
@@ -209,13 +209,12 @@ class MemoryManager:
         check.identifier("session_id", session_id)
         limit = check.page_size("page_size", page_size, self._limits)
         check.raise_if_any()
-        after = 0
-        if page_token:
-            position = decode_page_token(page_token, bound_to={"session": session_id})
-            after_value = position.get("after")
-            if not isinstance(after_value, int) or after_value < 0:
-                raise malformed_page_token()
-            after = after_value
+        session = await self._store.get_session(session_id)
+        if session is None:
+            raise NotFound("session", session_id)
+        # A token belongs to this incarnation of the session: after a delete it is refused.
+        incarnation = SessionIncarnation.of(session)
+        after = incarnation.position_of(page_token, field="page_token") if page_token else 0
         messages = await self._store.list_messages(
             session_id, after_sequence=after, limit=limit + 1
         )
@@ -224,8 +223,7 @@ class MemoryManager:
         page = fit_oldest(messages[:limit], message_bytes, self._limits.max_response_bytes)
         next_token = ""
         if len(messages) > limit or page.omitted:
-            last = page.items[-1].sequence
-            next_token = encode_page_token({"session": session_id, "after": last})
+            next_token = incarnation.token_at(page.items[-1].sequence)
         return Page(page.items, next_token)
 
     async def get_message(self, session_id: str, message_uuid: str) -> Message:

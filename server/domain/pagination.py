@@ -30,8 +30,10 @@ def encode_page_token(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str, *, bound_to: dict[str, Any]) -> dict[str, Any]:
-    """Decodes a token made by ``encode_page_token``.
+def decode_page_token(
+    token: str, *, bound_to: dict[str, Any], field: str = "page_token"
+) -> dict[str, Any]:
+    """Decodes a token made by ``encode_page_token``, sent in the request's ``field``.
 
     ``bound_to`` holds the request fields the token was issued for (session, filter);
     a token used with other values, or not made by us, is INVALID_ARGUMENT.
@@ -40,20 +42,18 @@ def decode_page_token(token: str, *, bound_to: dict[str, Any]) -> dict[str, Any]
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         position = json.loads(raw)
     except (binascii.Error, ValueError) as exc:
-        raise malformed_page_token() from exc
+        raise malformed_page_token(field) from exc
     if not isinstance(position, dict):
-        raise malformed_page_token()
+        raise malformed_page_token(field)
     if any(position.get(key) != value for key, value in bound_to.items()):
         raise InvalidArgument(
-            [FieldViolation("page_token", "was issued for a different request; start over")]
+            [FieldViolation(field, "was issued for a different request; start over")]
         )
     return position
 
 
-def malformed_page_token() -> InvalidArgument:
-    return InvalidArgument(
-        [FieldViolation("page_token", "is malformed; pass next_page_token back unchanged")]
-    )
+def malformed_page_token(field: str = "page_token") -> InvalidArgument:
+    return InvalidArgument([FieldViolation(field, "is malformed; pass the token back unchanged")])
 
 
 # Newest-first listings (sessions, users) page on (created_at, id) of the last item.

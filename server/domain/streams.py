@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from server.domain.errors import NotFound, Unavailable
 from server.domain.follower_wakeups import AppendSignals, wait_for
+from server.domain.incarnations import SessionIncarnation
 from server.domain.models import Message
 from server.domain.ports.store import MessageReader, Store
 from server.domain.stream_batches import FIRST_READ, chunks, next_read_limit
@@ -33,6 +34,7 @@ class StreamRequest:
     after_uuid: str = ""
     batch_size: int = 0
     follow: bool = False
+    resume_token: str = ""
 
     def checked(self) -> StreamRequest:
         """The request with its uuid in canonical form; INVALID_ARGUMENT if malformed."""
@@ -45,6 +47,8 @@ class StreamRequest:
             after_uuid = check.uuid("after_uuid", self.after_uuid)
             if self.after_sequence:
                 check.add("after_uuid", "give after_sequence or after_uuid, not both")
+        if self.resume_token and (self.after_sequence or self.after_uuid):
+            check.add("resume_token", "give one of after_sequence, after_uuid, resume_token")
         if not 0 <= self.batch_size <= MAX_STREAM_BATCH:
             check.add(
                 "batch_size", f"must be between 0 and {MAX_STREAM_BATCH}, got {self.batch_size}"
@@ -56,6 +60,7 @@ class StreamRequest:
             after_uuid,
             self.batch_size or DEFAULT_STREAM_BATCH,
             self.follow,
+            self.resume_token,
         )
 
 
@@ -68,6 +73,7 @@ class MessageBatch:
     messages: list[Message]
     last_sequence: int
     caught_up: bool
+    resume_token: str
 
 
 async def stream_messages(
@@ -91,8 +97,9 @@ async def stream_messages(
     by another process is delivered in its place, not skipped.
     """
     request = request.checked()
-    after = await _start_sequence(store, request)
-    stream = _Stream(store, signals, poll_interval, gap_grace, budget, request, after)
+    incarnation = await _incarnation(store, request.session_id)
+    after = await _start_sequence(store, request, incarnation)
+    stream = _Stream(store, signals, poll_interval, gap_grace, budget, request, after, incarnation)
     try:
         async for batch in stream.batches():
             yield batch
@@ -100,8 +107,20 @@ async def stream_messages(
         await stream.close()
 
 
-async def _start_sequence(store: Store, request: StreamRequest) -> int:
-    """The sequence the stream starts after: given, or the one of ``after_uuid``."""
+async def _incarnation(store: Store, session_id: str) -> SessionIncarnation:
+    session = await store.get_session(session_id)
+    if session is None:
+        raise NotFound("session", session_id)
+    return SessionIncarnation.of(session)
+
+
+async def _start_sequence(
+    store: Store, request: StreamRequest, incarnation: SessionIncarnation
+) -> int:
+    """The sequence the stream starts after: given, from the resume token, or the one
+    of ``after_uuid``."""
+    if request.resume_token:
+        return incarnation.position_of(request.resume_token, field="resume_token")
     if not request.after_uuid:
         return request.after_sequence
     start = await store.get_message(request.session_id, request.after_uuid)
@@ -124,6 +143,7 @@ class _Stream:
         budget: int,
         request: StreamRequest,
         after: int,
+        incarnation: SessionIncarnation,
     ) -> None:
         self._store = store
         self._signals = signals
@@ -134,6 +154,7 @@ class _Stream:
         self._after = after
         self._delivered = False
         self._hole: Hole | None = None
+        self._incarnation = incarnation
         self._reader = self._open_reader()
 
     def _open_reader(self) -> MessageReader:
@@ -156,6 +177,7 @@ class _Stream:
                 messages = await self._reader.read(read_limit)
                 if messages is None:
                     raise NotFound("session", request.session_id)
+                await self._check_incarnation()
                 caught_up = len(messages) < read_limit
                 holding = False
                 if request.follow and caught_up:
@@ -164,7 +186,7 @@ class _Stream:
                 for number, batch in enumerate(batches, start=1):
                     self._after, self._delivered = batch[-1].sequence, True
                     announced_caught_up = caught_up and not holding and number == len(batches)
-                    yield MessageBatch(batch, self._after, announced_caught_up)
+                    yield self._batch(batch, announced_caught_up)
                 read_limit = next_read_limit(messages, read_limit, request.batch_size, self._budget)
                 if holding:
                     # The reader has gone past the hole: read again from before it.
@@ -178,10 +200,22 @@ class _Stream:
                     # The end met by a read that found nothing new: say so anyway, so
                     # that the last response of a finished stream always carries it.
                     announced_caught_up = True
-                    yield MessageBatch([], self._after, caught_up=True)
+                    yield self._batch([], caught_up=True)
                 if not request.follow:
                     return
                 await self._wait(wakeup, self._poll_interval)
+
+    def _batch(self, messages: list[Message], caught_up: bool) -> MessageBatch:
+        return MessageBatch(
+            messages, self._after, caught_up, self._incarnation.token_at(self._after)
+        )
+
+    async def _check_incarnation(self) -> None:
+        """Ends the stream when its session was deleted since it started, even if a
+        session of the same id exists again: its messages are another history."""
+        session = await self._store.get_session(self._request.session_id)
+        if session is None or SessionIncarnation.of(session) != self._incarnation:
+            raise self._incarnation.deleted()
 
     def _before_hole(self, messages: list[Message]) -> tuple[list[Message], bool]:
         """The messages before a hole that is still worth waiting at, and whether

@@ -39,6 +39,12 @@ _MAX_EMAIL_LENGTH = 254
 _EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 # The canonical text form of a UUID, which needs no parsing (the hot path of imports).
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# As a client writes them: the enum's names in protobuf JSON (grpcurl), its numbers.
+_ROLE_TYPE_SPELLINGS = (
+    "one of "
+    + ", ".join(f"ROLE_TYPE_{r.name}" for r in RoleType)
+    + f" (in protobuf JSON; or the numbers 1 to {len(RoleType)})"
+)
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _MIN_TIMESTAMP_SECONDS = -62_135_596_800
 _MAX_TIMESTAMP_SECONDS = 253_402_300_799
@@ -142,12 +148,12 @@ class Violations:
 
     def role_type(self, path: str, value: str) -> RoleType | None:
         if not value:
-            self.add(path, "is required: one of " + ", ".join(r.value for r in RoleType))
+            self.add(path, f"is required: {_ROLE_TYPE_SPELLINGS}")
             return None
         try:
             return RoleType(value)
         except ValueError:
-            self.add(path, f"unknown role type {value!r}")
+            self.add(path, f"unknown role type {value!r}; use {_ROLE_TYPE_SPELLINGS}")
             return None
 
     def memory_type(self, path: str, value: str) -> MemoryType:

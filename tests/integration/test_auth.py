@@ -54,7 +54,7 @@ def test_a_valid_key_gets_in_and_is_logged_without_its_secret(
     )
     assert added.messages[0].sequence == 1
     stubs.close()
-    assert keyed_server.wait_for_log(f"AddMemory OK tenant=acme key={key_id(acme_key)} ")
+    assert keyed_server.wait_for_log(f"ms tenant=acme key={key_id(acme_key)} session=keyed ")
     secret = acme_key.split("_")[2]
     assert not any(secret in line for line in keyed_server.log)
 
@@ -109,7 +109,9 @@ def test_every_kind_of_rpc_is_guarded(keyed_server: ServerProcess) -> None:
             "API_KEY_MISSING",
         )
     stubs.close()
-    assert keyed_server.wait_for_log("ImportMessages UNAUTHENTICATED tenant=- key=- ")
+    assert keyed_server.wait_for_log("ImportMessages UNAUTHENTICATED ")
+    [line] = keyed_server.access_log("ImportMessages")
+    assert "ms tenant=- key=- " in line and 'error="missing API key: send the' in line
 
 
 def test_health_and_reflection_need_no_key(keyed_server: ServerProcess) -> None:

@@ -268,3 +268,18 @@ def test_errors_leak_no_internals(stubs: Stubs) -> None:
     text = f"{error.details()} {error}"
     assert "Traceback" not in text
     assert "sqlite" not in text.lower()
+
+
+@pytest.mark.parametrize("role_type", [message_pb2.ROLE_TYPE_UNSPECIFIED, 42])
+def test_the_role_type_hint_gives_the_spellings_a_client_sends(
+    stubs: Stubs, session_id: str, role_type: int
+) -> None:
+    """The hint names what protobuf JSON accepts (ROLE_TYPE_USER), not the stored names."""
+    error = call_error(
+        lambda: stubs.memory.AddMemory(
+            pb.AddMemoryRequest(session_id=session_id, messages=[message("x", role_type)])
+        )
+    )
+    hint = field_violations(error)["messages[0].role_type"]
+    assert "ROLE_TYPE_USER, ROLE_TYPE_ASSISTANT, ROLE_TYPE_SYSTEM" in hint
+    assert "or the numbers 1 to 5" in hint

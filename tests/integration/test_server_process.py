@@ -113,8 +113,11 @@ def test_one_access_log_line_per_rpc(server: ServerProcess, stubs: Stubs) -> Non
         assert time.monotonic() < deadline, f"access log lines missing: {lines}"
         time.sleep(0.02)
     assert len(lines) == 2
-    assert " OK tenant=default key=- " in lines[0] and lines[0].rstrip().endswith("ms")
-    assert " NOT_FOUND " in lines[1]
+    assert " OK " in lines[0] and " session=logged peer=ipv4:127.0.0.1:" in lines[0]
+    assert "ms tenant=default key=- session=logged " in lines[0]
+    assert "error=" not in lines[0]
+    assert " NOT_FOUND " in lines[1] and " session=never-created " in lines[1]
+    assert lines[1].rstrip().endswith("error=\"session 'never-created' not found\"")
 
 
 MEMORIA_SERVICES = [

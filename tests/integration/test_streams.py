@@ -17,7 +17,7 @@ from memoria.v1 import session_service_pb2 as session_pb
 from bench.harness.requests import message
 from bench.harness.server_process import ServerProcess
 from bench.harness.stubs import Stubs
-from tests.support.errors import error_info, field_violations
+from tests.support.errors import call_error, error_info, field_violations
 from tests.support.stores import StoreUrls
 from tests.support.streams import Follower, history, import_requests, stream_all
 
@@ -360,3 +360,67 @@ def test_a_finished_stream_always_ends_caught_up(stubs: Stubs, session_id: str, 
     assert [m.sequence for m in messages] == list(range(1, count + 1))
     assert frames[-1].caught_up and frames[-1].last_sequence == count
     assert not any(frame.caught_up for frame in frames[:-1])
+
+
+def _recreate(stubs: Stubs, session_id: str, count: int) -> None:
+    stubs.sessions.DeleteSession(session_pb.DeleteSessionRequest(session_id=session_id))
+    stubs.memory.AddMemory(
+        pb.AddMemoryRequest(
+            session_id=session_id, messages=[message(f"new {n}") for n in range(1, count + 1)]
+        )
+    )
+
+
+def test_a_follower_ends_when_its_session_is_deleted_and_created_again(
+    stubs: Stubs, session_id: str
+) -> None:
+    """Never old 1-3 then new 4-5: the stream belongs to the incarnation it began in."""
+    stubs.memory.AddMemory(
+        pb.AddMemoryRequest(
+            session_id=session_id, messages=[message(f"old {n}") for n in (1, 2, 3)]
+        )
+    )
+    follower = Follower(stream(stubs, session_id, follow=True))
+    try:
+        assert [m.content for m in follower.messages(3)] == ["old 1", "old 2", "old 3"]
+        _recreate(stubs, session_id, 5)
+        while (response := follower.next(timeout=10)).last_sequence != -1:
+            assert not response.messages, f"delivered after the delete: {response.messages}"
+        [error] = follower.error
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+        assert error_info(error)["reason"] == "SESSION_DELETED"
+        assert "another history" in (error.details() or "")
+    finally:
+        follower.cancel()
+
+
+def test_a_resume_token_resumes_and_belongs_to_one_incarnation(
+    stubs: Stubs, session_id: str
+) -> None:
+    import_history(stubs, session_id, history(10))
+    first = next(iter(stream(stubs, session_id, batch_size=4)))
+    assert first.last_sequence == 4 and first.resume_token
+    rest, _ = stream_all(stream(stubs, session_id, resume_token=first.resume_token))
+    assert [m.sequence for m in rest] == list(range(5, 11))
+
+    _recreate(stubs, session_id, 5)
+    error = call_error(lambda: list(stream(stubs, session_id, resume_token=first.resume_token)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "deleted since" in field_violations(error)["resume_token"]
+
+
+def test_a_page_token_belongs_to_one_incarnation(stubs: Stubs, session_id: str) -> None:
+    stubs.memory.AddMemory(
+        pb.AddMemoryRequest(session_id=session_id, messages=[message(f"old {n}") for n in range(4)])
+    )
+    page = stubs.memory.ListMessages(pb.ListMessagesRequest(session_id=session_id, page_size=2))
+    _recreate(stubs, session_id, 5)
+    error = call_error(
+        lambda: stubs.memory.ListMessages(
+            pb.ListMessagesRequest(
+                session_id=session_id, page_size=2, page_token=page.next_page_token
+            )
+        )
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "deleted since" in field_violations(error)["page_token"]

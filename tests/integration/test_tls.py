@@ -155,7 +155,7 @@ def test_tls_walkthrough_on_a_non_loopback_address(
         assert "Code: Unauthenticated" in printed
         assert "missing API key: send the metadata 'authorization: Bearer <key>'" in printed
         key_id = key_file.read_text().split("_")[1]
-        assert server.wait_for_log(f"AddMemory OK tenant=acme key={key_id} ")
+        assert server.wait_for_log(f"ms tenant=acme key={key_id} session=tls-walkthrough ")
     finally:
         server.stop()
     assert not any(key_file.read_text().strip() in line for line in server.log)

@@ -11,10 +11,10 @@ import asyncio
 from typing import cast
 
 from server.domain.follower_wakeups import AppendSignals
-from server.domain.models import Message
+from server.domain.models import Message, Session
 from server.domain.ports.store import MessageReader, Store
 from server.domain.streams import MessageBatch, StreamRequest, stream_messages
-from tests.support.records import new_message
+from tests.support.records import new_message, new_session
 
 
 class _CursorReader:
@@ -49,6 +49,9 @@ class _OutOfOrderStore:
         self, session_id: str, *, after_sequence: int, batch_size: int
     ) -> MessageReader:
         return _CursorReader(self, after_sequence)
+
+    async def get_session(self, session_id: str) -> Session:
+        return new_session(session_id)
 
 
 async def _follow(store: _OutOfOrderStore, gap_grace: float) -> asyncio.Queue[MessageBatch]:

@@ -142,7 +142,10 @@ class MemoryServiceServicer:
         delivers new messages as they are stored (by this server or another one
         sharing the store) until the client cancels or its deadline passes.
         Fails with NOT_FOUND for an unknown session, or when after_uuid names no
-        message of the session.
+        message of the session. A stream belongs to one incarnation of its
+        session: when the session is deleted while it runs (even if it is created
+        again at once), it ends with NOT_FOUND (ErrorInfo reason SESSION_DELETED)
+        rather than continue into the new history.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

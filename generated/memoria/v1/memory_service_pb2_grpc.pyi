@@ -67,7 +67,10 @@ class MemoryServiceStub:
     delivers new messages as they are stored (by this server or another one
     sharing the store) until the client cancels or its deadline passes.
     Fails with NOT_FOUND for an unknown session, or when after_uuid names no
-    message of the session.
+    message of the session. A stream belongs to one incarnation of its
+    session: when the session is deleted while it runs (even if it is created
+    again at once), it ends with NOT_FOUND (ErrorInfo reason SESSION_DELETED)
+    rather than continue into the new history.
     """
     ImportMessages: _grpc.StreamUnaryMultiCallable[_memory_service_pb2.ImportMessagesRequest, _memory_service_pb2.ImportMessagesResponse]
     """Imports a long history into one session: a stream of requests, each with
@@ -121,7 +124,10 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     delivers new messages as they are stored (by this server or another one
     sharing the store) until the client cancels or its deadline passes.
     Fails with NOT_FOUND for an unknown session, or when after_uuid names no
-    message of the session.
+    message of the session. A stream belongs to one incarnation of its
+    session: when the session is deleted while it runs (even if it is created
+    again at once), it ends with NOT_FOUND (ErrorInfo reason SESSION_DELETED)
+    rather than continue into the new history.
     """
     ImportMessages: _aio.StreamUnaryMultiCallable[_memory_service_pb2.ImportMessagesRequest, _memory_service_pb2.ImportMessagesResponse]  # type: ignore[assignment]
     """Imports a long history into one session: a stream of requests, each with
@@ -214,7 +220,10 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         delivers new messages as they are stored (by this server or another one
         sharing the store) until the client cancels or its deadline passes.
         Fails with NOT_FOUND for an unknown session, or when after_uuid names no
-        message of the session.
+        message of the session. A stream belongs to one incarnation of its
+        session: when the session is deleted while it runs (even if it is created
+        again at once), it ends with NOT_FOUND (ErrorInfo reason SESSION_DELETED)
+        rather than continue into the new history.
         """
 
     @_abc_1.abstractmethod

@@ -826,8 +826,9 @@ func (x *UpdateMessageResponse) GetMessage() *Message {
 	return nil
 }
 
-// Request of MemoryService.StreamMessages. At most one of after_sequence and
-// after_uuid may be set; with neither, the stream starts at the first message.
+// Request of MemoryService.StreamMessages. At most one of after_sequence,
+// after_uuid and resume_token may be set; with none, the stream starts at the
+// first message.
 type StreamMessagesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Identifier of the session.
@@ -847,7 +848,13 @@ type StreamMessagesRequest struct {
 	// passes. New messages are noticed at once when stored through the same
 	// server, otherwise within the server's poll interval
 	// (MEMORIA_FOLLOW_POLL_INTERVAL, 0.2 s by default).
-	Follow        bool `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
+	Follow bool `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
+	// Start after the position that a previous response's resume_token names.
+	// Unlike after_sequence it belongs to one incarnation of the session: when
+	// the session was deleted since (even if created again with the same id),
+	// the stream is refused with INVALID_ARGUMENT on resume_token instead of
+	// continuing into another history.
+	ResumeToken   string `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -917,6 +924,13 @@ func (x *StreamMessagesRequest) GetFollow() bool {
 	return false
 }
 
+func (x *StreamMessagesRequest) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
 // Response of MemoryService.StreamMessages: the next messages of the session.
 type StreamMessagesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -935,7 +949,10 @@ type StreamMessagesResponse struct {
 	// no messages and caught_up set. So the last response of a stream without
 	// follow always has caught_up set, and a follow stream sends one before it
 	// waits for new messages.
-	CaughtUp      bool `protobuf:"varint,3,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
+	CaughtUp bool `protobuf:"varint,3,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
+	// Opaque token naming this position in this incarnation of the session:
+	// send it back as resume_token to resume the stream after last_sequence.
+	ResumeToken   string `protobuf:"bytes,4,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -989,6 +1006,13 @@ func (x *StreamMessagesResponse) GetCaughtUp() bool {
 		return x.CaughtUp
 	}
 	return false
+}
+
+func (x *StreamMessagesResponse) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
 }
 
 // A message to import, as it was in its original history.
@@ -1271,7 +1295,7 @@ const file_memoria_v1_memory_service_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"F\n" +
 	"\x15UpdateMessageResponse\x12-\n" +
-	"\amessage\x18\x01 \x01(\v2\x13.memoria.v1.MessageR\amessage\"\xb3\x01\n" +
+	"\amessage\x18\x01 \x01(\v2\x13.memoria.v1.MessageR\amessage\"\xd6\x01\n" +
 	"\x15StreamMessagesRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12%\n" +
@@ -1280,11 +1304,13 @@ const file_memoria_v1_memory_service_proto_rawDesc = "" +
 	"after_uuid\x18\x03 \x01(\tR\tafterUuid\x12\x1d\n" +
 	"\n" +
 	"batch_size\x18\x04 \x01(\x05R\tbatchSize\x12\x16\n" +
-	"\x06follow\x18\x05 \x01(\bR\x06follow\"\x8b\x01\n" +
+	"\x06follow\x18\x05 \x01(\bR\x06follow\x12!\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\"\xae\x01\n" +
 	"\x16StreamMessagesResponse\x12/\n" +
 	"\bmessages\x18\x01 \x03(\v2\x13.memoria.v1.MessageR\bmessages\x12#\n" +
 	"\rlast_sequence\x18\x02 \x01(\x03R\flastSequence\x12\x1b\n" +
-	"\tcaught_up\x18\x03 \x01(\bR\bcaughtUp\"\xf6\x01\n" +
+	"\tcaught_up\x18\x03 \x01(\bR\bcaughtUp\x12!\n" +
+	"\fresume_token\x18\x04 \x01(\tR\vresumeToken\"\xf6\x01\n" +
 	"\x0fImportedMessage\x12\x12\n" +
 	"\x04uuid\x18\x01 \x01(\tR\x04uuid\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x121\n" +

@@ -64,7 +64,10 @@ type MemoryServiceClient interface {
 	// delivers new messages as they are stored (by this server or another one
 	// sharing the store) until the client cancels or its deadline passes.
 	// Fails with NOT_FOUND for an unknown session, or when after_uuid names no
-	// message of the session.
+	// message of the session. A stream belongs to one incarnation of its
+	// session: when the session is deleted while it runs (even if it is created
+	// again at once), it ends with NOT_FOUND (ErrorInfo reason SESSION_DELETED)
+	// rather than continue into the new history.
 	StreamMessages(ctx context.Context, in *StreamMessagesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamMessagesResponse], error)
 	// Imports a long history into one session: a stream of requests, each with
 	// a batch of messages, appended in stream order and written in batches.
@@ -214,7 +217,10 @@ type MemoryServiceServer interface {
 	// delivers new messages as they are stored (by this server or another one
 	// sharing the store) until the client cancels or its deadline passes.
 	// Fails with NOT_FOUND for an unknown session, or when after_uuid names no
-	// message of the session.
+	// message of the session. A stream belongs to one incarnation of its
+	// session: when the session is deleted while it runs (even if it is created
+	// again at once), it ends with NOT_FOUND (ErrorInfo reason SESSION_DELETED)
+	// rather than continue into the new history.
 	StreamMessages(*StreamMessagesRequest, grpc.ServerStreamingServer[StreamMessagesResponse]) error
 	// Imports a long history into one session: a stream of requests, each with
 	// a batch of messages, appended in stream order and written in batches.

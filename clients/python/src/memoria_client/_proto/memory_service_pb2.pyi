@@ -460,8 +460,9 @@ Global___UpdateMessageResponse: _TypeAlias = UpdateMessageResponse  # noqa: Y015
 
 @_typing.final
 class StreamMessagesRequest(_message.Message):
-    """Request of MemoryService.StreamMessages. At most one of after_sequence and
-    after_uuid may be set; with neither, the stream starts at the first message.
+    """Request of MemoryService.StreamMessages. At most one of after_sequence,
+    after_uuid and resume_token may be set; with none, the stream starts at the
+    first message.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -471,6 +472,7 @@ class StreamMessagesRequest(_message.Message):
     AFTER_UUID_FIELD_NUMBER: _builtins.int
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
+    RESUME_TOKEN_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """Identifier of the session."""
     after_sequence: _builtins.int
@@ -493,6 +495,13 @@ class StreamMessagesRequest(_message.Message):
     server, otherwise within the server's poll interval
     (MEMORIA_FOLLOW_POLL_INTERVAL, 0.2 s by default).
     """
+    resume_token: _builtins.str
+    """Start after the position that a previous response's resume_token names.
+    Unlike after_sequence it belongs to one incarnation of the session: when
+    the session was deleted since (even if created again with the same id),
+    the stream is refused with INVALID_ARGUMENT on resume_token instead of
+    continuing into another history.
+    """
     def __init__(
         self,
         *,
@@ -501,10 +510,11 @@ class StreamMessagesRequest(_message.Message):
         after_uuid: _builtins.str = ...,
         batch_size: _builtins.int = ...,
         follow: _builtins.bool = ...,
+        resume_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "after_uuid", b"after_uuid", "batch_size", b"batch_size", "follow", b"follow", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "after_uuid", b"after_uuid", "batch_size", b"batch_size", "follow", b"follow", "resume_token", b"resume_token", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -519,6 +529,7 @@ class StreamMessagesResponse(_message.Message):
     MESSAGES_FIELD_NUMBER: _builtins.int
     LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
     CAUGHT_UP_FIELD_NUMBER: _builtins.int
+    RESUME_TOKEN_FIELD_NUMBER: _builtins.int
     last_sequence: _builtins.int
     """Sequence of the last message sent so far (of this response, or the
     starting point when it has none): send it back as after_sequence to
@@ -534,6 +545,10 @@ class StreamMessagesResponse(_message.Message):
     follow always has caught_up set, and a follow stream sends one before it
     waits for new messages.
     """
+    resume_token: _builtins.str
+    """Opaque token naming this position in this incarnation of the session:
+    send it back as resume_token to resume the stream after last_sequence.
+    """
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[_message_pb2.Message]:
         """Messages in sequence order, continuing the previous response without gap
@@ -546,10 +561,11 @@ class StreamMessagesResponse(_message.Message):
         messages: _abc.Iterable[_message_pb2.Message] | None = ...,
         last_sequence: _builtins.int = ...,
         caught_up: _builtins.bool = ...,
+        resume_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "last_sequence", b"last_sequence", "messages", b"messages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "last_sequence", b"last_sequence", "messages", b"messages", "resume_token", b"resume_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

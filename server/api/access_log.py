@@ -1,0 +1,87 @@
+"""One access-log line per RPC, written when the call ends, saying how it ended.
+
+``memoria.access`` logs each call of Memoria's services at INFO, health checks
+and reflection at DEBUG (so that grpcurl use does not drown the log)::
+
+    /memoria.v1.MemoryService/GetMemory NOT_FOUND 1.42ms tenant=acme key=q3v7ma2kx4fd
+        session=chat-1 peer=ipv4:127.0.0.1:51234 error="session 'chat-1' not found"
+
+(one line in the log). ``tenant`` and ``key`` name the authenticated caller (the
+key's id, never its secret), ``-`` when there is none: a refused call, health,
+reflection, or ``key=-`` without authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import grpc
+
+from server.api.caller import caller_or_none
+
+__all__ = ["CallRecord"]
+
+access_log = logging.getLogger("memoria.access")
+
+_QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+_DEADLINE_SLACK_SECONDS = 0.05
+
+
+class CallRecord:
+    """What the access log says of one call: filled in as the call goes on."""
+
+    def __init__(self, method: str, context: Any) -> None:
+        self.method = method
+        self.started = time.perf_counter()
+        self.session_id = ""
+        self.code: grpc.StatusCode | None = None
+        self.message = ""
+        self._context = context
+
+    def saw_request(self, request: Any) -> None:
+        """Notes the session the call is about, from a request that names one."""
+        if not self.session_id:
+            self.session_id = getattr(request, "session_id", "") or ""
+
+    def ended(self, code: grpc.StatusCode, message: str = "") -> None:
+        self.code, self.message = code, message
+
+    def ended_early(self) -> None:
+        """The call stopped before its handler finished: cancelled by the client, its
+        deadline passed, or its response could not be written."""
+        remaining = self._context.time_remaining()
+        # The client's cancellation at its deadline can arrive a moment before the
+        # server's own clock says the deadline passed.
+        deadline_passed = remaining is not None and remaining < _DEADLINE_SLACK_SECONDS
+        self.ended(
+            grpc.StatusCode.DEADLINE_EXCEEDED if deadline_passed else grpc.StatusCode.CANCELLED,
+            "deadline exceeded" if deadline_passed else "cancelled, or the response not sent",
+        )
+
+    def write(self) -> None:
+        code = self.code or self._final_code()
+        if self.code is None and code is not grpc.StatusCode.OK:
+            self.message = self._context.details() or ""
+        level = logging.DEBUG if self.method.startswith(_QUIET_PREFIXES) else logging.INFO
+        if not access_log.isEnabledFor(level):
+            return
+        parts = [self.method, code.name, f"{(time.perf_counter() - self.started) * 1000:.2f}ms"]
+        caller = caller_or_none()
+        parts.append(f"tenant={caller.tenant if caller else '-'}")
+        parts.append(f"key={(caller.key_id if caller else None) or '-'}")
+        if self.session_id:
+            parts.append(f"session={self.session_id}")
+        parts.append(f"peer={self._context.peer()}")
+        if code is not grpc.StatusCode.OK and self.message:
+            parts.append(f'error="{self.message}"')
+        access_log.log(level, " ".join(parts))
+
+    def _final_code(self) -> grpc.StatusCode:
+        code = self._context.code()
+        if isinstance(code, grpc.StatusCode):
+            return code
+        if self._context.cancelled():
+            return grpc.StatusCode.CANCELLED
+        return grpc.StatusCode.OK
