@@ -13,6 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from memoria.v1 import memory_service_pb2 as pb
+from memoria_client import AuthenticationError, MemoriaClient
 
 from bench.harness.requests import message
 from bench.harness.server_process import ServerProcess
@@ -156,6 +157,14 @@ def test_tls_walkthrough_on_a_non_loopback_address(
         assert "missing API key: send the metadata 'authorization: Bearer <key>'" in printed
         key_id = key_file.read_text().split("_")[1]
         assert server.wait_for_log(f"ms tenant=acme key={key_id} session=tls-walkthrough ")
+        # The Python client, as docs/security.md shows it.
+        tls = grpc.ssl_channel_credentials(root_certificates=certificates.read("ca"))
+        key = key_file.read_text().strip()
+        with MemoriaClient(address, api_key=key, tls=tls) as client:
+            memory = client.memory.get_memory("tls-walkthrough")
+        assert [m.content for m in memory.messages] == ["Hello over TLS"]
+        with MemoriaClient(address, tls=tls) as client, pytest.raises(AuthenticationError):
+            client.memory.get_memory("tls-walkthrough")
     finally:
         server.stop()
     assert not any(key_file.read_text().strip() in line for line in server.log)
