@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import pytest
 
-from server.domain.api_keys import issue_key, parse_key
+from server.domain.api_keys import ApiKey, issue_key, parse_key
 from server.domain.authentication import Authenticator, anonymous
 from server.domain.caller import Caller
-from server.domain.errors import FieldViolation, InvalidArgument, Unauthenticated
+from server.domain.errors import FieldViolation, InvalidArgument, Unauthenticated, Unavailable
+from server.domain.ports.keys import KeyStore
 from server.domain.ports.store import Store
 from tests.support.records import NOW, later
 
@@ -158,3 +160,35 @@ async def test_last_use_is_written_once_a_minute(
     ticker.seconds = 60
     await authenticator.authenticate(f"Bearer {key}")
     assert await last_used() == later(60)
+
+
+class FailingKeys:
+    """A key store that cannot be reached; with a ``record``, one that only cannot be
+    written."""
+
+    def __init__(self, record: ApiKey | None = None) -> None:
+        self.record = record
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        if self.record is None:
+            raise Unavailable("SQLite store unavailable: database is locked")
+        return self.record
+
+    async def record_key_use(self, key_id: str, now: datetime) -> None:
+        raise Unavailable("SQLite store unavailable: database is locked")
+
+
+async def test_an_unreachable_store_is_unavailable_not_unauthenticated() -> None:
+    """A key that cannot be checked is not called unknown: the caller may retry."""
+    authenticator = Authenticator(cast(KeyStore, FailingKeys()), cache_seconds=5)
+    with pytest.raises(Unavailable, match="database is locked"):
+        await authenticator.authenticate("Bearer mk_" + "a" * 12 + "_" + "b" * 52)
+
+
+async def test_a_failed_last_use_write_does_not_fail_the_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    issued = issue_key("acme", "", NOW)
+    authenticator = Authenticator(cast(KeyStore, FailingKeys(issued.record)), cache_seconds=5)
+    assert (await authenticator.authenticate(f"Bearer {issued.key}")).tenant == "acme"
+    assert f"could not record the use of key {issued.record.key_id}" in caplog.text
