@@ -39,6 +39,9 @@ class CallRecord:
         self.code: grpc.StatusCode | None = None
         self.message = ""
         self._context = context
+        # Read now: grpc's context.peer() of a call the client has cancelled may crash
+        # the process (SIGSEGV in cygrpc) by the time the call ends.
+        self.peer = context.peer()
 
     def saw_request(self, request: Any) -> None:
         """Notes the session the call is about, from a request that names one."""
@@ -73,7 +76,7 @@ class CallRecord:
         parts.append(f"key={(caller.key_id if caller else None) or '-'}")
         if self.session_id:
             parts.append(f"session={self.session_id}")
-        parts.append(f"peer={self._context.peer()}")
+        parts.append(f"peer={self.peer}")
         if code is not grpc.StatusCode.OK and self.message:
             parts.append(f'error="{self.message}"')
         access_log.log(level, " ".join(parts))
