@@ -195,6 +195,8 @@ def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
 def test_refuses_to_start_with_a_bad_setting(tmp_path: Path, flag: str, complaint: str) -> None:
     store_flag = f"--store-url=sqlite:///{tmp_path}/m.db"
     flags = [*flag.split(), *([] if flag.startswith("--store-url") else [store_flag])]
+    if not flag.startswith("--listen"):  # 50051 may be taken by a server on this machine
+        flags.append("--listen=127.0.0.1:0")
     result = subprocess.run(
         [sys.executable, "-m", "server", *flags],
         capture_output=True,
