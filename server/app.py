@@ -16,7 +16,7 @@ from server.api.authentication import Authenticate
 from server.api.grpc_server import SERVICE_NAMES, create_grpc_server
 from server.api.health import SUMMARIZER_SERVICE, StoreHealth
 from server.api.tls import server_credentials
-from server.config import Settings
+from server.config import Settings, without_password
 from server.domain.authentication import Authenticator, anonymous
 from server.domain.errors import ConfigurationError
 from server.domain.memory import MemoryManager
@@ -100,7 +100,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             port,
             _transport(settings),
             settings.auth,
-            _redacted(settings.store_url),
+            without_password(settings.store_url),
             settings.window,
             counter.encoding_name,
             summarizer.name,
@@ -135,15 +135,6 @@ def _transport(settings: Settings) -> str:
     if settings.tls_cert is None:
         return "plaintext"
     return "mTLS" if settings.tls_client_ca is not None else "TLS"
-
-
-def _redacted(url: str) -> str:
-    """``url`` without the password it may hold (a MongoDB URI's user:password@)."""
-    scheme, separator, rest = url.partition("://")
-    credentials, at, location = rest.partition("@")
-    if not at or ":" not in credentials or "/" in credentials:
-        return url
-    return f"{scheme}{separator}{credentials.partition(':')[0]}:***@{location}"
 
 
 def _build_domain(

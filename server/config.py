@@ -14,7 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
-__all__ = ["InvalidSettings", "Settings", "load_settings"]
+__all__ = ["InvalidSettings", "Settings", "load_settings", "without_password"]
 
 
 class InvalidSettings(ValueError):
@@ -188,3 +188,13 @@ def _described(error: ErrorDetails) -> str:
         return error["msg"].removeprefix("Value error, ")
     variable = f"MEMORIA_{'_'.join(map(str, error['loc'])).upper()}"
     return f"{variable}: {error['msg']} (got {error.get('input')!r})"
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password it may hold (a MongoDB URI's ``user:password@``) shown
+    as ``***``, for logs."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not at or ":" not in credentials or "/" in credentials:
+        return url
+    return f"{scheme}{separator}{credentials.partition(':')[0]}:***@{location}"
