@@ -7,13 +7,8 @@ SQLite store). Rounds alternate between the two so that drift affects both alike
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,42 +20,21 @@ from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import memory_service_pb2_grpc, message_pb2
 from memoria_client import MemoriaClient, Message
 
-_LISTENING = re.compile(r"listening on (\S+:\d+)")
+from bench.harness.server_process import ServerProcess
+
 CONTENT = "what did Octavia Butler write after Kindred?"
 
 
 @contextmanager
 def live_server(work_dir: Path) -> Iterator[str]:
     """``python -m server`` on a fresh SQLite store; yields its address."""
-    env = {
-        **os.environ,
-        "MEMORIA_LISTEN": "127.0.0.1:0",
-        "MEMORIA_STORE_URL": f"sqlite:///{work_dir}/overhead.db",
-        "MEMORIA_ACCESS_LOG": "false",
-        "MEMORIA_TIKTOKEN_CACHE_DIR": str(work_dir / "tiktoken"),
-        # Token counting works offline: any download attempt goes to a closed port.
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "HTTP_PROXY": "http://127.0.0.1:9",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server"], env=env, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stderr is not None
-    address = ""
-    for line in process.stderr:
-        found = _LISTENING.search(line)
-        if found:
-            address = found.group(1)
-            break
-    if not address:
-        raise RuntimeError("the server did not start")
-    # Keep reading its log so that it never blocks on a full pipe.
-    threading.Thread(target=process.stderr.read, daemon=True).start()
+    server = ServerProcess(
+        f"sqlite:///{work_dir}/overhead.db", work_dir, {"MEMORIA_ACCESS_LOG": "false"}
+    ).start()
     try:
-        yield address
+        yield server.address
     finally:
-        process.terminate()
-        process.wait(15)
+        server.stop()
 
 
 def _time(call: Callable[[], object], calls: int) -> list[float]:

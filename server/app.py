@@ -20,6 +20,7 @@ from server.config import Settings, without_password
 from server.domain.authentication import Authenticator, anonymous
 from server.domain.errors import ConfigurationError
 from server.domain.memory import MemoryManager
+from server.domain.ports.keys import KeyStore
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import Summarizer
 from server.domain.ports.token_counter import TokenCounter
@@ -111,10 +112,10 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             await _shut_down(server, health, domain, settings.shutdown_grace)
 
 
-def _authenticate(settings: Settings, store: Store) -> Authenticate:
+def _authenticate(settings: Settings, keys: KeyStore) -> Authenticate:
     if settings.auth == "none":
         return anonymous
-    return Authenticator(store, cache_seconds=settings.key_cache_seconds).authenticate
+    return Authenticator(keys, cache_seconds=settings.key_cache_seconds).authenticate
 
 
 def _add_port(server: grpc.aio.Server, settings: Settings) -> int:

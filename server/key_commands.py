@@ -18,7 +18,7 @@ from server.domain.api_keys import ApiKey, issue_key
 from server.domain.caller import check_tenant_name
 from server.domain.clock import utc_now
 from server.domain.errors import ConfigurationError, InvalidArgument, MemoriaError
-from server.domain.ports.store import Store
+from server.domain.ports.keys import KeyStore
 from server.storage.open import open_store
 
 __all__ = ["main"]
@@ -79,7 +79,7 @@ async def _run(args: argparse.Namespace, store_url: str) -> int:
     return 0
 
 
-async def _create(store: Store, tenant: str, description: str) -> None:
+async def _create(store: KeyStore, tenant: str, description: str) -> None:
     issued = issue_key(tenant, description, utc_now())
     await store.create_key(issued.record)
     print(
@@ -90,7 +90,7 @@ async def _create(store: Store, tenant: str, description: str) -> None:
     print(issued.key)
 
 
-async def _revoke(store: Store, key_id: str) -> None:
+async def _revoke(store: KeyStore, key_id: str) -> None:
     revoked = await store.revoke_key(key_id, utc_now())
     if revoked is None:
         # A whole key pasted by mistake is not repeated: it holds the secret.

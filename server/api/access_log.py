@@ -39,9 +39,11 @@ class CallRecord:
         self.code: grpc.StatusCode | None = None
         self.message = ""
         self._context = context
-        # Read now: grpc's context.peer() of a call the client has cancelled may crash
-        # the process (SIGSEGV in cygrpc) by the time the call ends.
-        self.peer = context.peer()
+        # Read now: once a call is cancelled its context must not be touched again
+        # (grpcio may have freed what it points to).
+        self._peer = context.peer()
+        remaining = context.time_remaining()
+        self._deadline = None if remaining is None else time.monotonic() + remaining
 
     def saw_request(self, request: Any) -> None:
         """Notes the session the call is about, from a request that names one."""
@@ -54,10 +56,12 @@ class CallRecord:
     def ended_early(self) -> None:
         """The call stopped before its handler finished: cancelled by the client, its
         deadline passed, or its response could not be written."""
-        remaining = self._context.time_remaining()
         # The client's cancellation at its deadline can arrive a moment before the
         # server's own clock says the deadline passed.
-        deadline_passed = remaining is not None and remaining < _DEADLINE_SLACK_SECONDS
+        deadline_passed = (
+            self._deadline is not None
+            and time.monotonic() > self._deadline - _DEADLINE_SLACK_SECONDS
+        )
         self.ended(
             grpc.StatusCode.DEADLINE_EXCEEDED if deadline_passed else grpc.StatusCode.CANCELLED,
             "deadline exceeded" if deadline_passed else "cancelled, or the response not sent",
@@ -76,7 +80,7 @@ class CallRecord:
         parts.append(f"key={(caller.key_id if caller else None) or '-'}")
         if self.session_id:
             parts.append(f"session={self.session_id}")
-        parts.append(f"peer={self.peer}")
+        parts.append(f"peer={self._peer}")
         if code is not grpc.StatusCode.OK and self.message:
             parts.append(f'error="{self.message}"')
         access_log.log(level, " ".join(parts))

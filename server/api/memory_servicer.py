@@ -9,6 +9,7 @@ import grpc
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import memory_service_pb2_grpc
 
+from server.api.caller import current_caller
 from server.api.convert import (
     basic_message_to_proto,
     imported_message_input_from_proto,
@@ -36,6 +37,7 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
     ) -> pb.AddMemoryResponse:
         full = request.view == pb.MESSAGE_VIEW_FULL
         stored = await self._memory.add(
+            current_caller().tenant,
             request.session_id,
             [message_input_from_proto(m) for m in request.messages],
             echo_content=full,
@@ -47,7 +49,10 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         self, request: pb.GetMemoryRequest, context: Context
     ) -> pb.GetMemoryResponse:
         memory = await self._memory.get(
-            request.session_id, memory_type_name(request.memory_type), request.lastn
+            current_caller().tenant,
+            request.session_id,
+            memory_type_name(request.memory_type),
+            request.lastn,
         )
         return pb.GetMemoryResponse(
             messages=[message_to_proto(m) for m in memory.messages],
@@ -59,14 +64,14 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
     async def DeleteMemory(
         self, request: pb.DeleteMemoryRequest, context: Context
     ) -> pb.DeleteMemoryResponse:
-        await self._memory.delete(request.session_id)
+        await self._memory.delete(current_caller().tenant, request.session_id)
         return pb.DeleteMemoryResponse()
 
     async def ListMessages(
         self, request: pb.ListMessagesRequest, context: Context
     ) -> pb.ListMessagesResponse:
         page = await self._memory.list_messages(
-            request.session_id, request.page_size, request.page_token
+            current_caller().tenant, request.session_id, request.page_size, request.page_token
         )
         return pb.ListMessagesResponse(
             messages=[message_to_proto(m) for m in page.items],
@@ -76,13 +81,16 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
     async def GetMessage(
         self, request: pb.GetMessageRequest, context: Context
     ) -> pb.GetMessageResponse:
-        message = await self._memory.get_message(request.session_id, request.uuid)
+        message = await self._memory.get_message(
+            current_caller().tenant, request.session_id, request.uuid
+        )
         return pb.GetMessageResponse(message=message_to_proto(message))
 
     async def UpdateMessage(
         self, request: pb.UpdateMessageRequest, context: Context
     ) -> pb.UpdateMessageResponse:
         message = await self._memory.update_message(
+            current_caller().tenant,
             request.session_id,
             request.uuid,
             list(request.update_mask.paths),
@@ -97,6 +105,7 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         # previous one is written, i.e. accepted by HTTP/2 flow control, so a slow
         # reader slows the store reads down instead of queueing responses here.
         batches = self._memory.stream_messages(
+            current_caller().tenant,
             StreamRequest(
                 session_id=request.session_id,
                 after_sequence=request.after_sequence,
@@ -104,7 +113,7 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
                 batch_size=request.batch_size,
                 follow=request.follow,
                 resume_token=request.resume_token,
-            )
+            ),
         )
         async for batch in batches:
             yield pb.StreamMessagesResponse(
@@ -117,7 +126,9 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
     async def ImportMessages(
         self, request_iterator: AsyncIterable[pb.ImportMessagesRequest], context: Context
     ) -> pb.ImportMessagesResponse:
-        report = await self._memory.import_messages(_import_batches(request_iterator))
+        report = await self._memory.import_messages(
+            current_caller().tenant, _import_batches(request_iterator)
+        )
         return pb.ImportMessagesResponse(
             received=report.received,
             stored=report.stored,

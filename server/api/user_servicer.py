@@ -8,6 +8,7 @@ import grpc
 from memoria.v1 import user_service_pb2 as pb
 from memoria.v1 import user_service_pb2_grpc
 
+from server.api.caller import current_caller
 from server.api.convert import metadata_from_proto, session_to_proto, user_to_proto
 from server.domain.users import UserFields, UserManager
 
@@ -32,31 +33,36 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
     async def CreateUser(
         self, request: pb.CreateUserRequest, context: Context
     ) -> pb.CreateUserResponse:
-        user = await self._users.create(request.user_id, _fields(request))
+        user = await self._users.create(current_caller().tenant, request.user_id, _fields(request))
         return pb.CreateUserResponse(user=user_to_proto(user))
 
     async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.GetUserResponse:
-        user = await self._users.get(request.user_id)
+        user = await self._users.get(current_caller().tenant, request.user_id)
         return pb.GetUserResponse(user=user_to_proto(user))
 
     async def UpdateUser(
         self, request: pb.UpdateUserRequest, context: Context
     ) -> pb.UpdateUserResponse:
         user = await self._users.update(
-            request.user_id, list(request.update_mask.paths), _fields(request)
+            current_caller().tenant,
+            request.user_id,
+            list(request.update_mask.paths),
+            _fields(request),
         )
         return pb.UpdateUserResponse(user=user_to_proto(user))
 
     async def DeleteUser(
         self, request: pb.DeleteUserRequest, context: Context
     ) -> pb.DeleteUserResponse:
-        deleted = await self._users.delete(request.user_id)
+        deleted = await self._users.delete(current_caller().tenant, request.user_id)
         return pb.DeleteUserResponse(deleted_sessions=deleted)
 
     async def ListUsers(
         self, request: pb.ListUsersRequest, context: Context
     ) -> pb.ListUsersResponse:
-        page = await self._users.list_users(request.page_size, request.page_token)
+        page = await self._users.list_users(
+            current_caller().tenant, request.page_size, request.page_token
+        )
         return pb.ListUsersResponse(
             users=[user_to_proto(u) for u in page.items], next_page_token=page.next_page_token
         )
@@ -65,7 +71,7 @@ class UserServicer(user_service_pb2_grpc.UserServiceServicer):
         self, request: pb.ListUserSessionsRequest, context: Context
     ) -> pb.ListUserSessionsResponse:
         page = await self._users.list_sessions(
-            request.user_id, request.page_size, request.page_token
+            current_caller().tenant, request.user_id, request.page_size, request.page_token
         )
         return pb.ListUserSessionsResponse(
             sessions=[session_to_proto(s) for s in page.items],

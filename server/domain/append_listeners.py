@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["AppendListener", "AppendListeners"]
+from server.domain.tenancy import scoped_key
+
+__all__ = ["AppendListener", "AppendListeners", "TenantListener"]
 
 
 class AppendListener(Protocol):
@@ -26,3 +28,15 @@ class AppendListeners:
     def appended(self, session_id: str, last_sequence: int) -> None:
         for listener in self._listeners:
             listener.appended(session_id, last_sequence)
+
+
+class TenantListener:
+    """Tells ``listener`` of appends to one tenant's sessions by their store keys: the
+    followers and the summary worker serve every tenant and know sessions by key."""
+
+    def __init__(self, listener: AppendListener, tenant: str) -> None:
+        self._listener = listener
+        self._tenant = tenant
+
+    def appended(self, session_id: str, last_sequence: int) -> None:
+        self._listener.appended(scoped_key(self._tenant, session_id), last_sequence)

@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from server.domain.api_keys import ApiKey, parse_key
-from server.domain.caller import DEFAULT_TENANT, Caller
+from server.domain.caller import Caller
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import MemoriaError, Unauthenticated
 from server.domain.ports.keys import KeyStore
+from server.domain.tenancy import DEFAULT_TENANT
 
 __all__ = ["LAST_USE_RESOLUTION", "Authenticator", "anonymous"]
 
@@ -34,7 +35,7 @@ _BEARER = "bearer "
 async def anonymous(authorization: str | None) -> Caller:
     """The caller without authentication (``MEMORIA_AUTH=none``): the default tenant,
     whatever the metadata says."""
-    return Caller(DEFAULT_TENANT, None)
+    return Caller(DEFAULT_TENANT)
 
 
 @dataclass

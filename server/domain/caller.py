@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from server.domain.errors import FieldViolation, InvalidArgument
+from server.domain.tenancy import is_tenant_name
 
-__all__ = ["DEFAULT_TENANT", "Caller", "check_tenant_name"]
-
-# The tenant of ``MEMORIA_AUTH=none`` and of data stored before tenants existed.
-DEFAULT_TENANT = "default"
-
-_TENANT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+__all__ = ["Caller", "check_tenant_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +16,13 @@ class Caller:
     (``MEMORIA_AUTH=none``), where every caller is the tenant ``default``."""
 
     tenant: str
-    key_id: str | None
+    key_id: str | None = None
 
 
 def check_tenant_name(name: str) -> str:
-    """``name`` when it is 1 to 64 characters of ``[A-Za-z0-9._-]``; ``InvalidArgument``
+    """``name`` when it is a tenant name (``tenancy.TENANT_PATTERN``); ``InvalidArgument``
     otherwise."""
-    if not _TENANT_NAME.fullmatch(name):
+    if not is_tenant_name(name):
         raise InvalidArgument(
             [FieldViolation("tenant", "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', '-'")]
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
-from server.domain.append_listeners import AppendListener, AppendListeners
+from server.domain.append_listeners import AppendListener, AppendListeners, TenantListener
 from server.domain.bulk_import import ImportReport, import_messages
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound, Unavailable
@@ -32,6 +32,7 @@ from server.domain.response_budget import (
     summary_bytes,
 )
 from server.domain.streams import MessageBatch, StreamRequest, stream_messages
+from server.domain.tenant_store import TenantStore
 from server.domain.validation import Limits, Violations, check_session_id
 
 __all__ = ["MAX_LASTN", "MemoryManager"]
@@ -72,13 +73,19 @@ class MemoryManager:
         )
 
     async def add(
-        self, session_id: str, inputs: Sequence[MessageInput], *, echo_content: bool = False
+        self,
+        tenant: str,
+        session_id: str,
+        inputs: Sequence[MessageInput],
+        *,
+        echo_content: bool = False,
     ) -> list[Message]:
         """Appends messages (creating the session if needed); see ``Store.append_messages``.
 
         ``echo_content``: the caller will return the messages with their content and
         metadata, so the request is refused before anything is stored when that
         would exceed the response budget."""
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("session_id", session_id)
         if not inputs:
@@ -106,9 +113,10 @@ class MemoryManager:
         new_messages = await stamp_messages(accepted, self._tokens, now)
         if echo_content:
             self._check_echo_fits(new_messages)
-        result = await self._store.append_messages(session_id, new_messages, now)
+        result = await store.append_messages(session_id, new_messages, now)
         if result.added:
-            self._listener.appended(session_id, max(m.sequence for m in result.messages))
+            last = max(m.sequence for m in result.messages)
+            TenantListener(self._listener, tenant).appended(session_id, last)
         return result.messages
 
     def _check_echo_fits(self, messages: Sequence[NewMessage]) -> None:
@@ -122,25 +130,30 @@ class MemoryManager:
             )
             check.raise_if_any()
 
-    def stream_messages(self, request: StreamRequest) -> AsyncIterator[MessageBatch]:
+    def stream_messages(self, tenant: str, request: StreamRequest) -> AsyncIterator[MessageBatch]:
         """The session's messages after a cursor, in batches; see ``stream_messages``."""
+        store = TenantStore(self._store, tenant)
         return stream_messages(
-            self._store,
+            store,
             self._signals,
             self._follow_poll_interval,
             request,
             budget=self._limits.max_response_bytes,
+            wakeup_key=store.key(request.session_id),
         )
 
-    async def import_messages(self, batches: AsyncIterable[ImportBatch]) -> ImportReport:
+    async def import_messages(
+        self, tenant: str, batches: AsyncIterable[ImportBatch]
+    ) -> ImportReport:
         """Bulk import into one session; see ``import_messages``."""
+        store = TenantStore(self._store, tenant)
         return await import_messages(
             batches,
-            store=self._store,
+            store=store,
             tokens=self._tokens,
             limits=self._limits,
             clock=self._clock,
-            listener=self._listener,
+            listener=TenantListener(self._listener, tenant),
             write_batch=self._import_write_batch,
         )
 
@@ -148,13 +161,14 @@ class MemoryManager:
         """Ends every follow stream with UNAVAILABLE (and its resume cursor): shutdown."""
         self._signals.close()
 
-    async def get(self, session_id: str, memory_type: str, lastn: int) -> Memory:
+    async def get(self, tenant: str, session_id: str, memory_type: str, lastn: int) -> Memory:
         """The last ``lastn`` messages (0: the configured window), oldest first.
 
         PERPETUAL memory is the latest summary and every message after the last one
         it covers (every message while no summary exists), so that no message is left
         out; ``lastn`` does not apply to it. It never waits for a fold in progress.
         """
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("session_id", session_id)
         kind = check.memory_type("memory_type", memory_type)
@@ -162,13 +176,13 @@ class MemoryManager:
             check.add("lastn", f"must be between 0 and {MAX_LASTN}, got {lastn}")
         check.raise_if_any()
         if kind is MemoryType.PERPETUAL:
-            return await self._perpetual(session_id, await self._store.get_summary(session_id))
-        messages = await self._store.recent_messages(session_id, lastn or self._window)
+            return await self._perpetual(store, session_id, await store.get_summary(session_id))
+        messages = await store.recent_messages(session_id, lastn or self._window)
         if messages is None:
             raise NotFound("session", session_id)
         return self._memory(messages, summary=None)
 
-    async def _perpetual(self, session_id: str, summary: Summary | None) -> Memory:
+    async def _perpetual(self, store: Store, session_id: str, summary: Summary | None) -> Memory:
         """The summary (if any) and all the messages after it. Once folding has caught
         up these are at most a window; while it lags (or before a first summary could
         be made) they are all returned anyway, never truncated, so never a gap: up to
@@ -176,7 +190,7 @@ class MemoryManager:
         (reason ``SUMMARY_BEHIND``) rather than answer with a response of unbounded
         size."""
         covered = 0 if summary is None else summary.last_message_sequence
-        messages = await self._store.list_messages(
+        messages = await store.list_messages(
             session_id, after_sequence=covered, limit=MAX_UNSUMMARIZED + 1
         )
         if messages is None:
@@ -197,27 +211,27 @@ class MemoryManager:
             token_count += summary.token_count
         return Memory(fitted.items, summary, token_count, omitted=fitted.omitted)
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, tenant: str, session_id: str) -> None:
+        store = TenantStore(self._store, tenant)
         check_session_id(session_id)
-        if not await self._store.delete_messages(session_id, self._clock()):
+        if not await store.delete_messages(session_id, self._clock()):
             raise NotFound("session", session_id)
 
     async def list_messages(
-        self, session_id: str, page_size: int, page_token: str
+        self, tenant: str, session_id: str, page_size: int, page_token: str
     ) -> Page[Message]:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("session_id", session_id)
         limit = check.page_size("page_size", page_size, self._limits)
         check.raise_if_any()
-        session = await self._store.get_session(session_id)
+        session = await store.get_session(session_id)
         if session is None:
             raise NotFound("session", session_id)
         # A token belongs to this incarnation of the session: after a delete it is refused.
         incarnation = SessionIncarnation.of(session)
         after = incarnation.position_of(page_token, field="page_token") if page_token else 0
-        messages = await self._store.list_messages(
-            session_id, after_sequence=after, limit=limit + 1
-        )
+        messages = await store.list_messages(session_id, after_sequence=after, limit=limit + 1)
         if messages is None:
             raise NotFound("session", session_id)
         page = fit_oldest(messages[:limit], message_bytes, self._limits.max_response_bytes)
@@ -226,24 +240,31 @@ class MemoryManager:
             next_token = incarnation.token_at(page.items[-1].sequence)
         return Page(page.items, next_token)
 
-    async def get_message(self, session_id: str, message_uuid: str) -> Message:
+    async def get_message(self, tenant: str, session_id: str, message_uuid: str) -> Message:
+        store = TenantStore(self._store, tenant)
         canonical_uuid = self._check_message_ref(session_id, message_uuid)
-        message = await self._store.get_message(session_id, canonical_uuid)
+        message = await store.get_message(session_id, canonical_uuid)
         if message is None:
             raise NotFound("message", message_uuid)
         return message
 
     async def update_message(
-        self, session_id: str, message_uuid: str, fields: list[str], metadata: JsonObject
+        self,
+        tenant: str,
+        session_id: str,
+        message_uuid: str,
+        fields: list[str],
+        metadata: JsonObject,
     ) -> Message:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("session_id", session_id)
         canonical_uuid = check.uuid("uuid", message_uuid)
         check.update_mask("update_mask", fields, UPDATABLE_MESSAGE_FIELDS)
         check.metadata("metadata", metadata, self._limits)
         check.raise_if_any()
-        current = await self.get_message(session_id, canonical_uuid)
-        updated = await self._store.replace_message_metadata(
+        current = await self.get_message(tenant, session_id, canonical_uuid)
+        updated = await store.replace_message_metadata(
             session_id, canonical_uuid, keep_reserved(current.metadata, metadata)
         )
         if updated is None:

@@ -9,6 +9,7 @@ from server.domain.models import KEEP, JsonObject, Keep, Page, Session, SessionP
 from server.domain.pagination import list_cursor, newest_first_page
 from server.domain.ports.store import Store
 from server.domain.response_budget import session_bytes
+from server.domain.tenant_store import TenantStore
 from server.domain.validation import Limits, Violations, check_session_id
 
 __all__ = ["SessionManager"]
@@ -22,7 +23,10 @@ class SessionManager:
         self._limits = limits
         self._clock = clock
 
-    async def create(self, session_id: str, user_id: str, metadata: JsonObject) -> Session:
+    async def create(
+        self, tenant: str, session_id: str, user_id: str, metadata: JsonObject
+    ) -> Session:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("session_id", session_id)
         check.identifier("user_id", user_id, required=False)
@@ -30,18 +34,20 @@ class SessionManager:
         check.raise_if_any()
         now = self._clock()
         session = Session(session_id, user_id or None, metadata, created_at=now, updated_at=now)
-        return await self._store.create_session(session)
+        return await store.create_session(session)
 
-    async def get(self, session_id: str) -> Session:
+    async def get(self, tenant: str, session_id: str) -> Session:
+        store = TenantStore(self._store, tenant)
         check_session_id(session_id)
-        session = await self._store.get_session(session_id)
+        session = await store.get_session(session_id)
         if session is None:
             raise NotFound("session", session_id)
         return session
 
     async def update(
-        self, session_id: str, fields: list[str], user_id: str, metadata: JsonObject
+        self, tenant: str, session_id: str, fields: list[str], user_id: str, metadata: JsonObject
     ) -> Session:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("session_id", session_id)
         chosen = check.update_mask("update_mask", fields, UPDATABLE_SESSION_FIELDS)
@@ -53,31 +59,33 @@ class SessionManager:
 
         new_metadata: JsonObject | Keep = KEEP
         if "metadata" in chosen:
-            current = await self.get(session_id)
+            current = await self.get(tenant, session_id)
             new_metadata = keep_reserved(current.metadata, metadata)
         patch = SessionPatch(
             user_id=(user_id or None) if "user_id" in chosen else KEEP, metadata=new_metadata
         )
-        session = await self._store.update_session(session_id, patch, self._clock())
+        session = await store.update_session(session_id, patch, self._clock())
         if session is None:
             raise NotFound("session", session_id)
         return session
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, tenant: str, session_id: str) -> None:
+        store = TenantStore(self._store, tenant)
         check_session_id(session_id)
-        if not await self._store.delete_session(session_id):
+        if not await store.delete_session(session_id):
             raise NotFound("session", session_id)
 
-    async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
+    async def list_sessions(
+        self, tenant: str, user_id: str, page_size: int, page_token: str
+    ) -> Page[Session]:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("user_id", user_id, required=False)
         limit = check.page_size("page_size", page_size, self._limits)
         check.raise_if_any()
-        bound_to = {"user": user_id}
+        bound_to = {"tenant": tenant, "user": user_id}
         after = list_cursor(page_token, bound_to=bound_to)
-        sessions = await self._store.list_sessions(
-            user_id=user_id or None, after=after, limit=limit + 1
-        )
+        sessions = await store.list_sessions(user_id=user_id or None, after=after, limit=limit + 1)
         return newest_first_page(
             sessions,
             limit,

@@ -83,6 +83,7 @@ async def stream_messages(
     request: StreamRequest,
     *,
     budget: int,
+    wakeup_key: str = "",
     gap_grace: float = DEFAULT_GAP_GRACE,
 ) -> AsyncIterator[MessageBatch]:
     """Yields the session's messages after the cursor, oldest first.
@@ -91,7 +92,8 @@ async def stream_messages(
     reader, at most one batch ahead of what
     the consumer has taken: the caller's pace (gRPC flow control) bounds the memory.
     With ``follow``, waits for new messages after the end, polling the store every
-    ``poll_interval`` seconds and woken early by ``signals``; ends with ``Unavailable``
+    ``poll_interval`` seconds and woken early by ``signals`` (under ``wakeup_key``,
+    the session's store key; its id by default); ends with ``Unavailable``
     when the server shuts down. A following stream stops before a hole in the newest
     sequences for up to ``gap_grace`` seconds, so that a message still being stored
     by another process is delivered in its place, not skipped.
@@ -100,6 +102,7 @@ async def stream_messages(
     incarnation = await _incarnation(store, request.session_id)
     after = await _start_sequence(store, request, incarnation)
     stream = _Stream(store, signals, poll_interval, gap_grace, budget, request, after, incarnation)
+    stream.wakeup_key = wakeup_key or request.session_id
     try:
         async for batch in stream.batches():
             yield batch
@@ -155,6 +158,7 @@ class _Stream:
         self._delivered = False
         self._hole: Hole | None = None
         self._incarnation = incarnation
+        self.wakeup_key = request.session_id
         self._reader = self._open_reader()
 
     def _open_reader(self) -> MessageReader:
@@ -171,7 +175,7 @@ class _Stream:
         request = self._request
         read_limit = min(request.batch_size, FIRST_READ)
         announced_caught_up = False
-        with self._signals.subscribe(request.session_id) as wakeup:
+        with self._signals.subscribe(self.wakeup_key) as wakeup:
             while True:
                 wakeup.clear()
                 messages = await self._reader.read(read_limit)

@@ -12,6 +12,7 @@ from server.domain.pagination import list_cursor, newest_first_page
 from server.domain.ports.store import Store
 from server.domain.response_budget import user_bytes
 from server.domain.sessions import SessionManager
+from server.domain.tenant_store import TenantStore
 from server.domain.validation import Limits, Violations, check_identifier
 
 __all__ = ["UserFields", "UserManager"]
@@ -50,7 +51,8 @@ class UserManager:
         self._limits = limits
         self._clock = clock
 
-    async def create(self, user_id: str, fields: UserFields) -> User:
+    async def create(self, tenant: str, user_id: str, fields: UserFields) -> User:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("user_id", user_id)
         fields.check(check, self._limits, UPDATABLE_USER_FIELDS)
@@ -65,16 +67,18 @@ class UserManager:
             created_at=now,
             updated_at=now,
         )
-        return await self._store.create_user(user)
+        return await store.create_user(user)
 
-    async def get(self, user_id: str) -> User:
+    async def get(self, tenant: str, user_id: str) -> User:
+        store = TenantStore(self._store, tenant)
         check_identifier("user_id", user_id)
-        user = await self._store.get_user(user_id)
+        user = await store.get_user(user_id)
         if user is None:
             raise NotFound("user", user_id)
         return user
 
-    async def update(self, user_id: str, mask: list[str], fields: UserFields) -> User:
+    async def update(self, tenant: str, user_id: str, mask: list[str], fields: UserFields) -> User:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         check.identifier("user_id", user_id)
         chosen = check.update_mask("update_mask", mask, UPDATABLE_USER_FIELDS)
@@ -83,7 +87,7 @@ class UserManager:
 
         new_metadata: JsonObject | Keep = KEEP
         if "metadata" in chosen:
-            current = await self.get(user_id)
+            current = await self.get(tenant, user_id)
             new_metadata = keep_reserved(current.metadata, fields.metadata)
         patch = UserPatch(
             email=fields.email if "email" in chosen else KEEP,
@@ -91,36 +95,38 @@ class UserManager:
             last_name=fields.last_name if "last_name" in chosen else KEEP,
             metadata=new_metadata,
         )
-        user = await self._store.update_user(user_id, patch, self._clock())
+        user = await store.update_user(user_id, patch, self._clock())
         if user is None:
             raise NotFound("user", user_id)
         return user
 
-    async def delete(self, user_id: str) -> int:
+    async def delete(self, tenant: str, user_id: str) -> int:
         """Deletes the user's sessions, then the user; returns how many sessions went.
 
         Sessions first: a failure half-way leaves the user with fewer sessions, and
         a retry finishes the job; never sessions whose owner is gone unseen.
         """
-        await self.get(user_id)
+        store = TenantStore(self._store, tenant)
+        await self.get(tenant, user_id)
         deleted = 0
-        while sessions := await self._store.list_sessions(
+        while sessions := await store.list_sessions(
             user_id=user_id, after=None, limit=_DELETE_BATCH
         ):
             for session in sessions:
-                if await self._store.delete_session(session.session_id):
+                if await store.delete_session(session.session_id):
                     deleted += 1
-        if not await self._store.delete_user(user_id):
+        if not await store.delete_user(user_id):
             raise NotFound("user", user_id)  # deleted by a concurrent call meanwhile
         return deleted
 
-    async def list_users(self, page_size: int, page_token: str) -> Page[User]:
+    async def list_users(self, tenant: str, page_size: int, page_token: str) -> Page[User]:
+        store = TenantStore(self._store, tenant)
         check = Violations()
         limit = check.page_size("page_size", page_size, self._limits)
         check.raise_if_any()
-        bound_to = {"list": "users"}
+        bound_to = {"tenant": tenant, "list": "users"}
         after = list_cursor(page_token, bound_to=bound_to)
-        users = await self._store.list_users(after=after, limit=limit + 1)
+        users = await store.list_users(after=after, limit=limit + 1)
         return newest_first_page(
             users,
             limit,
@@ -130,8 +136,10 @@ class UserManager:
             budget=self._limits.max_response_bytes,
         )
 
-    async def list_sessions(self, user_id: str, page_size: int, page_token: str) -> Page[Session]:
+    async def list_sessions(
+        self, tenant: str, user_id: str, page_size: int, page_token: str
+    ) -> Page[Session]:
         """The user's sessions; NOT_FOUND for an unknown user (a session may name a
         user_id that was never created: ListSessions filters on it all the same)."""
-        await self.get(user_id)
-        return await self._sessions.list_sessions(user_id, page_size, page_token)
+        await self.get(tenant, user_id)
+        return await self._sessions.list_sessions(tenant, user_id, page_size, page_token)

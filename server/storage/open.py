@@ -6,19 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from server.domain.errors import ConfigurationError
-from server.domain.ports.store import Store
+from server.domain.ports.storage import Storage
 
 __all__ = ["open_store"]
 
 
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Store]:
+async def open_store(url: str) -> AsyncIterator[Storage]:
     """Opens the store named by ``url``, runs its idempotent setup, closes it on exit.
 
     ``sqlite:///path`` selects the embedded SQLite adapter; ``mongodb://`` and
     ``mongodb+srv://`` select MongoDB.
     """
-    store: Store
+    store: Storage
     if url.startswith("sqlite:"):
         from server.storage.sqlite import SqliteStore
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from server.domain.models import SessionPatch
 from server.domain.ports.store import Store
+from server.domain.tenancy import DEFAULT_TENANT
 from tests.support.records import NOW, later, new_message, new_session
 
 # Dots and leading dollars mean paths and operators to MongoDB, NUL ends a BSON
@@ -39,5 +40,5 @@ async def test_session_metadata_keeps_awkward_keys(store: Store) -> None:
     assert session is not None and session.metadata == AWKWARD
     updated = await store.update_session("s1", SessionPatch(metadata={"$a.b": 1}), later(1))
     assert updated is not None and updated.metadata == {"$a.b": 1}
-    [listed] = await store.list_sessions(user_id=None, after=None, limit=10)
+    [listed] = await store.list_sessions(tenant=DEFAULT_TENANT, user_id=None, after=None, limit=10)
     assert listed.metadata == {"$a.b": 1}

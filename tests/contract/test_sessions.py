@@ -7,6 +7,7 @@ import pytest
 from server.domain.errors import AlreadyExists
 from server.domain.models import SessionPatch
 from server.domain.ports.store import Store
+from server.domain.tenancy import DEFAULT_TENANT
 from tests.support.records import NOW, later, new_message, new_session
 
 
@@ -69,12 +70,12 @@ async def test_list_sessions_newest_first_in_pages(store: Store) -> None:
     for number in range(7):
         await store.create_session(new_session(f"s{number}", created_at=later(number)))
     seen: list[str] = []
-    page = await store.list_sessions(user_id=None, after=None, limit=3)
+    page = await store.list_sessions(tenant=DEFAULT_TENANT, user_id=None, after=None, limit=3)
     while page:
         seen += [s.session_id for s in page]
         last = page[-1]
         page = await store.list_sessions(
-            user_id=None, after=(last.created_at, last.session_id), limit=3
+            tenant=DEFAULT_TENANT, user_id=None, after=(last.created_at, last.session_id), limit=3
         )
     assert seen == [f"s{n}" for n in reversed(range(7))]
 
@@ -83,9 +84,12 @@ async def test_list_sessions_same_instant_ordered_by_id(store: Store) -> None:
     """Sessions created at the same instant are listed by id, descending, across pages."""
     for name in ["a", "c", "b"]:
         await store.create_session(new_session(name))
-    first = await store.list_sessions(user_id=None, after=None, limit=2)
+    first = await store.list_sessions(tenant=DEFAULT_TENANT, user_id=None, after=None, limit=2)
     rest = await store.list_sessions(
-        user_id=None, after=(first[-1].created_at, first[-1].session_id), limit=2
+        tenant=DEFAULT_TENANT,
+        user_id=None,
+        after=(first[-1].created_at, first[-1].session_id),
+        limit=2,
     )
     assert [s.session_id for s in first + rest] == ["c", "b", "a"]
 
@@ -96,7 +100,7 @@ async def test_list_sessions_filters_by_user(store: Store) -> None:
     await store.create_session(new_session("theirs", user_id="them", created_at=later(2)))
     await store.create_session(new_session("mine-2", user_id="me", created_at=later(3)))
     await store.append_messages("anonymous", [new_message()], later(4))
-    mine = await store.list_sessions(user_id="me", after=None, limit=10)
+    mine = await store.list_sessions(tenant=DEFAULT_TENANT, user_id="me", after=None, limit=10)
     assert [s.session_id for s in mine] == ["mine-2", "mine-1"]
-    everyone = await store.list_sessions(user_id=None, after=None, limit=10)
+    everyone = await store.list_sessions(tenant=DEFAULT_TENANT, user_id=None, after=None, limit=10)
     assert len(everyone) == 4

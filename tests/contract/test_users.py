@@ -7,6 +7,7 @@ import pytest
 from server.domain.errors import AlreadyExists
 from server.domain.models import UserPatch
 from server.domain.ports.store import Store
+from server.domain.tenancy import DEFAULT_TENANT
 from tests.support.records import NOW, later, new_session, new_user
 
 
@@ -70,9 +71,11 @@ async def test_list_users_newest_first_in_pages(store: Store) -> None:
     for number in range(7):
         await store.create_user(new_user(f"u{number}", created_at=later(number // 2)))
     seen: list[str] = []
-    page = await store.list_users(after=None, limit=3)
+    page = await store.list_users(tenant=DEFAULT_TENANT, after=None, limit=3)
     while page:
         seen += [u.user_id for u in page]
         last = page[-1]
-        page = await store.list_users(after=(last.created_at, last.user_id), limit=3)
+        page = await store.list_users(
+            tenant=DEFAULT_TENANT, after=(last.created_at, last.user_id), limit=3
+        )
     assert seen == ["u6", "u5", "u4", "u3", "u2", "u1", "u0"]

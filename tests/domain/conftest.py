@@ -14,10 +14,14 @@ import pytest
 from server.domain.memory import MemoryManager
 from server.domain.ports.store import Store
 from server.domain.sessions import SessionManager
+from server.domain.tenancy import DEFAULT_TENANT
 from server.domain.users import UserManager
 from server.domain.validation import Limits
 from server.storage.open import open_store
 
+# The tenant of the use cases under test: the default one, whose store keys are the
+# bare ids, so that tests may also look at the store directly.
+TENANT = DEFAULT_TENANT
 WINDOW = 6
 LIMITS = Limits(max_content_bytes=1000, max_metadata_bytes=200, max_messages_per_request=50)
 

@@ -12,7 +12,6 @@ from server.domain.authentication import Authenticator, anonymous
 from server.domain.caller import Caller
 from server.domain.errors import FieldViolation, InvalidArgument, Unauthenticated, Unavailable
 from server.domain.ports.keys import KeyStore
-from server.domain.ports.store import Store
 from tests.support.records import NOW, later
 
 
@@ -35,11 +34,11 @@ def ticker() -> Ticker:
 
 
 @pytest.fixture
-def authenticator(store: Store, ticker: Ticker) -> Authenticator:
+def authenticator(store: KeyStore, ticker: Ticker) -> Authenticator:
     return Authenticator(store, cache_seconds=5, clock=ticker.now, monotonic=ticker.monotonic)
 
 
-async def new_key(store: Store, tenant: str = "acme") -> str:
+async def new_key(store: KeyStore, tenant: str = "acme") -> str:
     issued = issue_key(tenant, "test", NOW)
     await store.create_key(issued.record)
     return issued.key
@@ -70,7 +69,7 @@ def test_long_description_is_refused() -> None:
     assert raised.value.violations == [FieldViolation("description", "at most 200 characters")]
 
 
-async def test_a_valid_key_names_its_tenant(store: Store, authenticator: Authenticator) -> None:
+async def test_a_valid_key_names_its_tenant(store: KeyStore, authenticator: Authenticator) -> None:
     key = await new_key(store, "acme")
     caller = await authenticator.authenticate(f"Bearer {key}")
     assert caller == Caller("acme", parse_key(key).key_id)
@@ -103,7 +102,9 @@ async def test_refusals_say_why_without_the_key(
     assert "b" * 52 not in str(raised.value) and "B" * 52 not in str(raised.value)
 
 
-async def test_a_wrong_secret_is_an_unknown_key(store: Store, authenticator: Authenticator) -> None:
+async def test_a_wrong_secret_is_an_unknown_key(
+    store: KeyStore, authenticator: Authenticator
+) -> None:
     """A real key id with another secret is refused as unknown, even once revoked."""
     key = await new_key(store)
     key_id = parse_key(key).key_id
@@ -120,7 +121,7 @@ async def test_a_wrong_secret_is_an_unknown_key(store: Store, authenticator: Aut
 
 
 async def test_revocation_takes_effect_within_the_cache_time(
-    store: Store, authenticator: Authenticator, ticker: Ticker
+    store: KeyStore, authenticator: Authenticator, ticker: Ticker
 ) -> None:
     """A key revoked in the store still works from the cache for under cache_seconds,
     and is refused as revoked from then on."""
@@ -140,7 +141,7 @@ async def test_revocation_takes_effect_within_the_cache_time(
 
 
 async def test_last_use_is_written_once_a_minute(
-    store: Store, authenticator: Authenticator, ticker: Ticker
+    store: KeyStore, authenticator: Authenticator, ticker: Ticker
 ) -> None:
     """The first use is recorded at once; later ones only a minute after the last write."""
     key = await new_key(store)

@@ -10,6 +10,7 @@ from server.domain.bulk_import import IMPORT_INCOMPLETE
 from server.domain.errors import InvalidArgument
 from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.memory import MemoryManager
+from tests.domain.conftest import TENANT
 
 
 def archived(n: int) -> MessageInput:
@@ -33,11 +34,11 @@ def batches(session_id: str, messages: Sequence[MessageInput], size: int) -> lis
 
 async def test_an_import_twice_stores_once(memory: MemoryManager) -> None:
     history = [archived(n) for n in range(1, 31)]
-    first = await memory.import_messages(stream(*batches("s1", history, 4)))
-    again = await memory.import_messages(stream(*batches("s1", history, 9)))
+    first = await memory.import_messages(TENANT, stream(*batches("s1", history, 4)))
+    again = await memory.import_messages(TENANT, stream(*batches("s1", history, 9)))
     assert (first.received, first.stored, first.duplicates, first.last_sequence) == (30, 30, 0, 30)
     assert (again.stored, again.duplicates) == (0, 30)
-    page = await memory.list_messages("s1", 100, "")
+    page = await memory.list_messages(TENANT, "s1", 100, "")
     assert [m.content for m in page.items] == [f"message number {n}" for n in range(1, 31)]
     assert page.items[0].created_at.timestamp() == 1_700_000_001
     assert [m.token_count for m in page.items] == [3] * 30
@@ -47,21 +48,21 @@ async def test_a_bad_message_commits_everything_before_it(memory: MemoryManager)
     history = [archived(n) for n in range(1, 21)]
     history[12] = MessageInput(role_type="wizard", content="?")
     with pytest.raises(InvalidArgument) as raised:
-        await memory.import_messages(stream(*batches("s1", history, 5)))
+        await memory.import_messages(TENANT, stream(*batches("s1", history, 5)))
     error = raised.value
     assert [v.field for v in error.violations] == ["messages[12].role_type"]
     assert error.reason == IMPORT_INCOMPLETE and error.facts["committed"] == "12"
-    page = await memory.list_messages("s1", 100, "")
+    page = await memory.list_messages(TENANT, "s1", 100, "")
     assert len(page.items) == 12
 
 
 async def test_a_stream_that_changes_session_is_refused(memory: MemoryManager) -> None:
     with pytest.raises(InvalidArgument, match="another session"):
         await memory.import_messages(
-            stream(ImportBatch("s1", [archived(1)]), ImportBatch("s2", [archived(2)]))
+            TENANT, stream(ImportBatch("s1", [archived(1)]), ImportBatch("s2", [archived(2)]))
         )
 
 
 async def test_an_empty_stream_must_name_a_session(memory: MemoryManager) -> None:
     with pytest.raises(InvalidArgument, match="session_id"):
-        await memory.import_messages(stream())
+        await memory.import_messages(TENANT, stream())

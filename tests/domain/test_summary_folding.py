@@ -12,7 +12,7 @@ from server.domain.ports.store import Store
 from server.domain.ports.summarizer import SummarizerError
 from server.domain.summary_folding import SummaryFolder
 from server.domain.summary_worker import SummaryWorker, WorkerSettings
-from tests.domain.conftest import LIMITS, WINDOW, WordCounter
+from tests.domain.conftest import LIMITS, TENANT, WINDOW, WordCounter
 
 
 class Concatenator:
@@ -40,7 +40,7 @@ def said(content: str) -> MessageInput:
 
 
 async def test_a_fold_leaves_half_a_window(store: Store, memory: MemoryManager) -> None:
-    await memory.add("s1", [said(f"m{n}") for n in range(1, 11)])
+    await memory.add(TENANT, "s1", [said(f"m{n}") for n in range(1, 11)])
     fold = folder(store, Concatenator())
     plan = await fold.plan("s1")
     assert plan is not None and plan.through == 10 - WINDOW // 2
@@ -52,7 +52,7 @@ async def test_a_fold_leaves_half_a_window(store: Store, memory: MemoryManager) 
 
 
 async def test_chunks_are_bounded_by_tokens(store: Store, memory: MemoryManager) -> None:
-    await memory.add("s1", [said(f"word{n} word") for n in range(1, 21)])
+    await memory.add(TENANT, "s1", [said(f"word{n} word") for n in range(1, 21)])
     fold = folder(store, Concatenator(), chunk_tokens=6)
     plan = await fold.plan("s1")
     assert plan is not None
@@ -61,7 +61,7 @@ async def test_chunks_are_bounded_by_tokens(store: Store, memory: MemoryManager)
 
 
 async def test_a_stale_plan_loses_and_stores_nothing(store: Store, memory: MemoryManager) -> None:
-    await memory.add("s1", [said(f"m{n}") for n in range(1, 11)])
+    await memory.add(TENANT, "s1", [said(f"m{n}") for n in range(1, 11)])
     fold = folder(store, Concatenator())
     plan = await fold.plan("s1")
     assert plan is not None
@@ -86,7 +86,7 @@ async def test_the_worker_retries_a_failing_summarizer_and_reports_health(store:
         report_health=report,
     )
     memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
-    await memory.add("s1", [said(f"m{n}") for n in range(1, 11)])
+    await memory.add(TENANT, "s1", [said(f"m{n}") for n in range(1, 11)])
     for _ in range(200):
         if (summary := await store.get_summary("s1")) is not None:
             break
@@ -95,5 +95,5 @@ async def test_the_worker_retries_a_failing_summarizer_and_reports_health(store:
     assert summary is not None and summary.last_message_sequence == 7
     assert summarizer.calls == 3
     assert reports == [False, True]
-    perpetual = await memory.get("s1", "perpetual", 0)
+    perpetual = await memory.get(TENANT, "s1", "perpetual", 0)
     assert [m.sequence for m in perpetual.messages] == [8, 9, 10]

@@ -30,12 +30,17 @@ def debug_server(tmp_path: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
-def wait_for_line(server: ServerProcess, method: str, count: int = 1) -> list[str]:
+def wait_for_line(server: ServerProcess, method: str, session_id: str) -> str:
+    """The access-log line of the call of ``method`` on ``session_id`` (the server is
+    shared: other tests' lines are there too)."""
     deadline = time.monotonic() + 10
-    while len(lines := server.access_log(method)) < count:
+    while not (
+        lines := [line for line in server.access_log(method) if f"session={session_id} " in line]
+    ):
         assert time.monotonic() < deadline, f"no access log line for {method}: {server.log[-5:]}"
         time.sleep(0.02)
-    return lines
+    [line] = lines
+    return line
 
 
 def test_a_follow_stream_ended_by_its_deadline_is_logged_so(
@@ -48,13 +53,7 @@ def test_a_follow_stream_ended_by_its_deadline_is_logged_so(
     with pytest.raises(grpc.RpcError) as ended:
         list(call)
     assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    # The session's AddMemory line, then its StreamMessages line: the server writes the
-    # latter when it sees the deadline, which may be after the client does.
-    [line] = [
-        line
-        for line in wait_for_line(server, f"session={session_id}", count=2)
-        if "/memoria.v1.MemoryService/StreamMessages " in line
-    ]
+    line = wait_for_line(server, "/memoria.v1.MemoryService/StreamMessages", session_id)
     assert " DEADLINE_EXCEEDED " in line
 
 
@@ -65,25 +64,15 @@ def test_a_follow_stream_cancelled_by_the_client_is_logged_so(
     call = stubs.memory.StreamMessages(pb.StreamMessagesRequest(session_id=session_id, follow=True))
     next(iter(call))
     call.cancel()  # type: ignore[no-untyped-call]
-    deadline = time.monotonic() + 10
-    while not (
-        lines := [
-            line
-            for line in server.access_log("/memoria.v1.MemoryService/StreamMessages")
-            if f"session={session_id}" in line
-        ]
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert " CANCELLED " in lines[0]
+    line = wait_for_line(server, "/memoria.v1.MemoryService/StreamMessages", session_id)
+    assert " CANCELLED " in line
 
 
 def test_health_and_reflection_log_at_debug_only(server: ServerProcess, stubs: Stubs) -> None:
     """At INFO (the default) health checks leave no line, Memoria's calls do."""
     stubs.health.Check(health_pb2.HealthCheckRequest())
     stubs.memory.AddMemory(pb.AddMemoryRequest(session_id="after-health", messages=[message("x")]))
-    lines = wait_for_line(server, "session=after-health")
-    assert "/memoria.v1.MemoryService/AddMemory" in lines[-1]
+    wait_for_line(server, "/memoria.v1.MemoryService/AddMemory", "after-health")
     assert server.access_log("/grpc.health.v1.Health/Check") == []
 
 

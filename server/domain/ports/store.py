@@ -8,6 +8,11 @@ cannot be reached, ``AlreadyExists`` where stated below.
 
 Unknown sessions and messages are reported by returning ``None`` (or ``False``),
 never by raising: deciding that a missing record is an error is the domain's job.
+
+Session and user ids given to a store are keys that carry their tenant
+(``server.domain.tenancy``): a store keeps each session's and user's tenant,
+``tenant_of(key)``, beside it, and its listings filter on it. The domain reaches
+one tenant's data through ``TenantStore``, never with bare ids.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ from server.domain.models import (
     User,
     UserPatch,
 )
-from server.domain.ports.keys import KeyStore
 
 __all__ = ["ListCursor", "MessageReader", "Store"]
 
@@ -54,9 +58,7 @@ class MessageReader(Protocol):
         """Releases the reader's database resources; idempotent."""
 
 
-class Store(KeyStore, Protocol):
-    """Sessions, messages, summaries and users; tenants and API keys (``KeyStore``)."""
-
+class Store(Protocol):
     async def setup(self) -> None:
         """Creates or migrates the schema. Idempotent; safe to call from several processes."""
 
@@ -90,9 +92,10 @@ class Store(KeyStore, Protocol):
         """
 
     async def list_sessions(
-        self, *, user_id: str | None, after: ListCursor | None, limit: int
+        self, *, tenant: str, user_id: str | None, after: ListCursor | None, limit: int
     ) -> list[Session]:
-        """Sessions newest first (``created_at`` then ``session_id``, both descending).
+        """The sessions of ``tenant``, newest first (``created_at`` then
+        ``session_id``, both descending).
 
         ``user_id`` filters on the owner; ``after`` continues a listing after the
         cursor of the last session of the previous page.
@@ -113,9 +116,9 @@ class Store(KeyStore, Protocol):
     async def delete_user(self, user_id: str) -> bool:
         """Deletes the user record. False when it did not exist."""
 
-    async def list_users(self, *, after: ListCursor | None, limit: int) -> list[User]:
-        """Users newest first (``created_at`` then ``user_id``, both descending),
-        continuing after ``after`` when given."""
+    async def list_users(self, *, tenant: str, after: ListCursor | None, limit: int) -> list[User]:
+        """The users of ``tenant``, newest first (``created_at`` then ``user_id``,
+        both descending), continuing after ``after`` when given."""
 
     # Messages
 

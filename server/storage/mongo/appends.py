@@ -105,7 +105,7 @@ async def _reserve(collections: Collections, session_id: str, count: int, now_mi
     the session when it does not exist."""
     update = {
         "$inc": {"last_sequence": count},
-        "$setOnInsert": new_session_fields(now_micros),
+        "$setOnInsert": new_session_fields(session_id, now_micros),
     }
     for attempt in range(3):
         try:

@@ -35,6 +35,7 @@ from bson import ObjectId
 from server.domain.clock import from_micros, to_micros
 from server.domain.errors import decodes
 from server.domain.models import ROLE_TYPES, JsonObject, Message, Session, Summary, User
+from server.domain.tenancy import tenant_of
 
 __all__ = [
     "Document",
@@ -94,6 +95,7 @@ def metadata_from_document(document: Document) -> JsonObject:
 def session_document(session: Session) -> Document:
     return {
         "_id": session.session_id,
+        "tenant": tenant_of(session.session_id),
         "user_id": session.user_id,
         "metadata": metadata_document(session.metadata),
         "created_us": to_micros(session.created_at),
@@ -104,9 +106,10 @@ def session_document(session: Session) -> Document:
     }
 
 
-def new_session_fields(now_micros: int) -> Document:
+def new_session_fields(session_id: str, now_micros: int) -> Document:
     """The fields of a session that an append creates, except its counter."""
     return {
+        "tenant": tenant_of(session_id),
         "user_id": None,
         "metadata": {},
         "created_us": now_micros,
@@ -133,6 +136,7 @@ def session_from_document(document: Document) -> Session:
 def user_document(user: User) -> Document:
     return {
         "_id": user.user_id,
+        "tenant": tenant_of(user.user_id),
         "email": user.email,
         "first_name": user.first_name,
         "last_name": user.last_name,

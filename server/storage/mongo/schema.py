@@ -8,9 +8,15 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from server.domain.tenancy import DEFAULT_TENANT
 from server.storage.mongo.documents import Document
 
-__all__ = ["Collections", "create_indexes", "newest"]
+__all__ = [
+    "Collections",
+    "adopt_untenanted_records",
+    "create_indexes",
+    "newest",
+]
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,10 @@ class Collections:
 
 # Session and user ids are the documents' _id, so their uniqueness needs no index
 # of its own.
+# Listings of sessions and users stay within one tenant.
 NEWEST_FIRST_INDEX = IndexModel(
-    [("created_us", DESCENDING), ("_id", DESCENDING)], name="newest_first"
+    [("tenant", ASCENDING), ("created_us", DESCENDING), ("_id", DESCENDING)],
+    name="tenant_newest_first",
 )
 SESSION_INDEXES = [
     NEWEST_FIRST_INDEX,
@@ -89,6 +97,15 @@ async def create_indexes(collections: Collections) -> None:
     ]:
         for index in indexes:
             await collection.create_indexes([index])
+
+
+async def adopt_untenanted_records(collections: Collections) -> None:
+    """Sessions and users stored before tenants existed belong to the default tenant.
+    Idempotent, and cheap once done (nothing matches)."""
+    for collection in (collections.sessions, collections.users):
+        await collection.update_many(
+            {"tenant": {"$exists": False}}, {"$set": {"tenant": DEFAULT_TENANT}}
+        )
 
 
 async def newest(

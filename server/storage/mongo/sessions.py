@@ -69,11 +69,12 @@ async def delete_session(collections: Collections, session_id: str) -> bool:
 
 async def list_sessions(
     collections: Collections,
+    tenant: str,
     user_id: str | None,
     after: ListCursor | None,
     limit: int,
 ) -> list[Session]:
-    query: dict[str, Any] = {}
+    query: dict[str, Any] = {"tenant": tenant}
     if user_id is not None:
         query["user_id"] = user_id
     if after is not None:

@@ -29,7 +29,7 @@ from server.storage.mongo.cursor_reader import CursorReader
 from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.locks import SessionLocks
-from server.storage.mongo.schema import Collections, create_indexes
+from server.storage.mongo.schema import Collections, adopt_untenanted_records, create_indexes
 
 __all__ = ["MongoStore"]
 
@@ -63,6 +63,7 @@ class MongoStore:
     async def setup(self) -> None:
         with translate_errors(detailed=True):
             await create_indexes(self._collections)
+            await adopt_untenanted_records(self._collections)
 
     async def close(self) -> None:
         await self._client.close()
@@ -113,9 +114,9 @@ class MongoStore:
         return await self._write(session_id, sessions.delete_session, session_id)
 
     async def list_sessions(
-        self, *, user_id: str | None, after: ListCursor | None, limit: int
+        self, *, tenant: str, user_id: str | None, after: ListCursor | None, limit: int
     ) -> list[Session]:
-        return await self._run(sessions.list_sessions, user_id, after, limit)
+        return await self._run(sessions.list_sessions, tenant, user_id, after, limit)
 
     async def create_user(self, user: User) -> User:
         return await self._run(users.create_user, user)
@@ -129,8 +130,8 @@ class MongoStore:
     async def delete_user(self, user_id: str) -> bool:
         return await self._run(users.delete_user, user_id)
 
-    async def list_users(self, *, after: ListCursor | None, limit: int) -> list[User]:
-        return await self._run(users.list_users, after, limit)
+    async def list_users(self, *, tenant: str, after: ListCursor | None, limit: int) -> list[User]:
+        return await self._run(users.list_users, tenant, after, limit)
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime

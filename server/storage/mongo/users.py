@@ -46,7 +46,9 @@ async def delete_user(collections: Collections, user_id: str) -> bool:
     return deleted.deleted_count > 0
 
 
-async def list_users(collections: Collections, after: ListCursor | None, limit: int) -> list[User]:
-    query = {} if after is None else after_cursor(after)
+async def list_users(
+    collections: Collections, tenant: str, after: ListCursor | None, limit: int
+) -> list[User]:
+    query = {"tenant": tenant, **({} if after is None else after_cursor(after))}
     cursor = collections.users.find(query).sort(NEWEST_FIRST).limit(limit)
     return [user_from_document(document) async for document in cursor]

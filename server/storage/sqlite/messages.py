@@ -10,6 +10,7 @@ from datetime import datetime
 from server.domain.append_merge import merge_append
 from server.domain.clock import to_micros
 from server.domain.models import AppendResult, JsonObject, Message, NewMessage
+from server.domain.tenancy import tenant_of
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import MESSAGE_COLUMNS, dump_json, message_from_row, message_to_row
 from server.storage.sqlite.summaries import delete_summary_state
@@ -42,9 +43,9 @@ def append_messages(
         ).fetchone()
         if row is None:
             connection.execute(
-                "INSERT INTO sessions (session_id, user_id, metadata, created_at, updated_at)"
-                " VALUES (?, NULL, '{}', ?, ?)",
-                (session_id, now_micros, now_micros),
+                "INSERT INTO sessions (session_id, tenant, user_id, metadata, created_at,"
+                " updated_at) VALUES (?, ?, NULL, '{}', ?, ?)",
+                (session_id, tenant_of(session_id), now_micros, now_micros),
             )
             last_sequence = 0
         else:

@@ -68,7 +68,19 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX users_newest_first ON users (created_at DESC, user_id DESC);
     """,
-    # 4: tenants and their API keys (the SHA-256 of each secret, never the secret)
+    # 4: tenants. Keys of sessions and users carry their tenant (domain.tenancy);
+    # the column lets listings stay within one. Rows from before are the default
+    # tenant's.
+    """
+    ALTER TABLE sessions ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE users ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+    DROP INDEX sessions_newest_first;
+    DROP INDEX users_newest_first;
+    CREATE INDEX sessions_newest_first ON sessions
+        (tenant, created_at DESC, session_id DESC);
+    CREATE INDEX users_newest_first ON users (tenant, created_at DESC, user_id DESC);
+    """,
+    # 5: tenants and their API keys (the SHA-256 of each secret, never the secret)
     """
     CREATE TABLE tenants (
         tenant     TEXT PRIMARY KEY,

@@ -9,6 +9,7 @@ from server.domain.clock import to_micros
 from server.domain.errors import AlreadyExists
 from server.domain.models import Session, SessionPatch, patch_changes
 from server.domain.ports.store import ListCursor
+from server.domain.tenancy import tenant_of
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import (
     SESSION_COLUMNS,
@@ -30,10 +31,11 @@ __all__ = [
 def create_session(connection: sqlite3.Connection, session: Session) -> Session:
     try:
         connection.execute(
-            "INSERT INTO sessions (session_id, user_id, metadata, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (session_id, tenant, user_id, metadata, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 session.session_id,
+                tenant_of(session.session_id),
                 session.user_id,
                 dump_json(session.metadata),
                 to_micros(session.created_at),
@@ -74,19 +76,20 @@ def delete_session(connection: sqlite3.Connection, session_id: str) -> bool:
 
 def list_sessions(
     connection: sqlite3.Connection,
+    tenant: str,
     user_id: str | None,
     after: ListCursor | None,
     limit: int,
 ) -> list[Session]:
-    conditions: list[str] = []
-    values: list[object] = []
+    conditions: list[str] = ["tenant = ?"]
+    values: list[object] = [tenant]
     if user_id is not None:
         conditions.append("user_id = ?")
         values.append(user_id)
     if after is not None:
         conditions.append("(created_at, session_id) < (?, ?)")
         values.extend((to_micros(after[0]), after[1]))
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    where = f"WHERE {' AND '.join(conditions)}"
     rows = connection.execute(
         f"SELECT {SESSION_COLUMNS} FROM sessions {where}"
         " ORDER BY created_at DESC, session_id DESC LIMIT ?",

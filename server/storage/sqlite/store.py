@@ -81,10 +81,12 @@ class SqliteStore:
         return await self._writer.run(partial(sessions.delete_session, session_id=session_id))
 
     async def list_sessions(
-        self, *, user_id: str | None, after: ListCursor | None, limit: int
+        self, *, tenant: str, user_id: str | None, after: ListCursor | None, limit: int
     ) -> list[Session]:
         return await self._reader.run(
-            partial(sessions.list_sessions, user_id=user_id, after=after, limit=limit)
+            partial(
+                sessions.list_sessions, tenant=tenant, user_id=user_id, after=after, limit=limit
+            )
         )
 
     async def create_user(self, user: User) -> User:
@@ -101,8 +103,10 @@ class SqliteStore:
     async def delete_user(self, user_id: str) -> bool:
         return await self._writer.run(partial(users.delete_user, user_id=user_id))
 
-    async def list_users(self, *, after: ListCursor | None, limit: int) -> list[User]:
-        return await self._reader.run(partial(users.list_users, after=after, limit=limit))
+    async def list_users(self, *, tenant: str, after: ListCursor | None, limit: int) -> list[User]:
+        return await self._reader.run(
+            partial(users.list_users, tenant=tenant, after=after, limit=limit)
+        )
 
     async def append_messages(
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
