@@ -137,3 +137,24 @@ def test_revoked_key_is_refused_as_revoked(keyed_server: ServerProcess, store_ur
     assert error.details() == f"revoked API key (key id {key_id(key)})"
     assert error_info(error)["reason"] == "API_KEY_REVOKED"
     stubs.close()
+
+
+def test_each_key_acts_for_its_own_tenant(keyed_server: ServerProcess, store_url: str) -> None:
+    """The same session id under two tenants' keys: two sessions, neither sees the other."""
+    acme = Stubs.connect(keyed_server.address, api_key=create_key(store_url, "acme"))
+    globex = Stubs.connect(keyed_server.address, api_key=create_key(store_url, "globex"))
+    try:
+        acme.memory.AddMemory(pb.AddMemoryRequest(session_id="same-id", messages=[message("a")]))
+        error = call_error(
+            lambda: globex.memory.GetMemory(pb.GetMemoryRequest(session_id="same-id"))
+        )
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+        [stored] = globex.memory.AddMemory(
+            pb.AddMemoryRequest(session_id="same-id", messages=[message("g")])
+        ).messages
+        assert stored.sequence == 1
+        memory = acme.memory.GetMemory(pb.GetMemoryRequest(session_id="same-id"))
+        assert [m.content for m in memory.messages] == ["a"]
+    finally:
+        acme.close()
+        globex.close()
