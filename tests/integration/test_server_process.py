@@ -86,9 +86,14 @@ def test_shutdown_loses_no_acknowledged_write(store_url: str, tmp_path: Path, si
     assert exit_code == 0
     assert server.wait_for_log("stopped")
     # A call that reaches the server as it shuts down is refused (UNAVAILABLE) or, racing
-    # the connection's GOAWAY, reset (CANCELLED): either way unacknowledged, and a client
-    # retry with the same uuids is safe.
-    assert set(failures) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+    # the connection's GOAWAY, reset (CANCELLED) or left unanswered until the client's
+    # deadline (on a loaded machine): in every case unacknowledged, and a client retry
+    # with the same uuids is safe. What matters is below: nothing acknowledged is lost.
+    assert set(failures) <= {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    }
 
     server.start()
     stubs = Stubs.connect(server.address)
