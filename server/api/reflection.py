@@ -135,7 +135,19 @@ class DocumentedPool:
         return _DocumentedFile(self._pool.FindFileByName(name), self._documented)
 
     def FindFileContainingSymbol(self, symbol: str) -> _DocumentedFile:
-        return _DocumentedFile(self._pool.FindFileContainingSymbol(symbol), self._documented)
+        """Also finds a method (``memoria.v1.MemoryService.GetMemory``), which the pool
+        does not index: the file of its service (``grpcurl describe`` asks for it)."""
+        try:
+            return _DocumentedFile(self._pool.FindFileContainingSymbol(symbol), self._documented)
+        except KeyError:
+            service_name, _, method = symbol.rpartition(".")
+            try:
+                service = self._pool.FindServiceByName(service_name)
+            except KeyError:
+                service = None
+            if service is None or method not in service.methods_by_name:
+                raise
+            return _DocumentedFile(service.file, self._documented)
 
     def __getattr__(self, name: str) -> Any:
         # Extension look-ups, which need nothing but the pool's own descriptors.

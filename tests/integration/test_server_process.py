@@ -167,6 +167,24 @@ def test_reflection_lists_and_describes_every_service(stubs: Stubs) -> None:
         assert name.rpartition(".")[2] in {service.name for service in file.service}
 
 
+def test_reflection_finds_the_file_of_a_method(stubs: Stubs) -> None:
+    """``grpcurl describe memoria.v1.MemoryService.GetMemory`` asks for a method."""
+    reflection = reflection_pb2_grpc.ServerReflectionStub(stubs.channel)
+    requests = [
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="memoria.v1.MemoryService.GetMemory"
+        ),
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="memoria.v1.MemoryService.NoSuchMethod"
+        ),
+    ]
+    found, missing = reflection.ServerReflectionInfo(iter(requests))
+    [serialized, *_] = found.file_descriptor_response.file_descriptor_proto
+    file = descriptor_pb2.FileDescriptorProto.FromString(serialized)
+    assert file.name == "memoria/v1/memory_service.proto"
+    assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
 def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
     server = ServerProcess(store_url, tmp_path, {"MEMORIA_TOKEN_ENCODING": "o200k_base"}).start()
     stubs = Stubs.connect(server.address)
