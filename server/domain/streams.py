@@ -180,7 +180,8 @@ class _Stream:
                 wakeup.clear()
                 messages = await self._reader.read(read_limit)
                 if messages is None:
-                    raise NotFound("session", request.session_id)
+                    # It existed when the stream began: deleted since.
+                    raise self._incarnation.deleted()
                 await self._check_incarnation()
                 caught_up = len(messages) < read_limit
                 holding = False
