@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from server.domain.errors import Aborted, DataLoss, MemoriaError, StoreFailure, Unavailable
 
@@ -26,17 +27,79 @@ log = logging.getLogger("memoria.storage.sqlite")
 
 
 class SqliteWorker:
-    def __init__(self, path: Path, name: str) -> None:
+    def __init__(self, path: Path, name: str, *, group_commit: bool = False) -> None:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._connection: sqlite3.Connection | None = None
+        self._group_commit = group_commit
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]] = []
+        self._lock = threading.Lock()
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs ``operation`` on the connection's thread.
+
+        With group commit, the writes waiting when the thread gets to them run in one
+        transaction, each in a savepoint of its own (a failing one is rolled back
+        alone); each is answered after the COMMIT, so nothing is acknowledged before
+        it is durable. One commit for many calls is what lets concurrent writers
+        through a single SQLite writer.
+        """
+        if not self._group_commit:
+            return await self.run_alone(operation)
+        try:
+            done: Future[T] = Future()
+            with self._lock:
+                self._pending.append((operation, done))
+                first = len(self._pending) == 1
+            if first:
+                self._executor.submit(self._run_group)
+            return await asyncio.wrap_future(done)
+        except sqlite3.Error as exc:
+            raise translated(exc) from exc
+
+    async def run_alone(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs ``operation`` on the connection's thread by itself, outside any group
+        (it may manage its own transactions, as migrations do)."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, self._call, operation)
         except sqlite3.Error as exc:
             raise translated(exc) from exc
+
+    def _run_group(self) -> None:
+        with self._lock:
+            group, self._pending = self._pending, []
+        if not group:
+            return
+        if self._connection is None:
+            self._connection = _connect(self._path)
+        connection = self._connection
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for operation, done in group:
+                if not done.set_running_or_notify_cancel():
+                    continue  # its caller gave up before it started, as with an executor
+                connection.execute("SAVEPOINT operation")
+                try:
+                    result = operation(connection)
+                except BaseException as exc:
+                    connection.execute("ROLLBACK TO operation")
+                    connection.execute("RELEASE operation")
+                    outcomes.append((done, None, exc))
+                else:
+                    connection.execute("RELEASE operation")
+                    outcomes.append((done, result, None))
+            connection.execute("COMMIT")
+        except BaseException as exc:  # BEGIN or COMMIT failed: none of the group is stored
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            outcomes = [(done, None, exc) for _, done in group if done.running()]
+        for done, result, error in outcomes:
+            if error is None:
+                done.set_result(result)
+            else:
+                done.set_exception(error)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
@@ -87,7 +150,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(connection: sqlite3.Connection, *, write: bool) -> Iterator[None]:
-    """A transaction; ``write`` takes the write lock at once (no upgrade deadlocks)."""
+    """A transaction; ``write`` takes the write lock at once (no upgrade deadlocks).
+    Inside a group commit's transaction, the operation's own savepoint serves."""
+    if connection.in_transaction:
+        yield
+        return
     connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         yield

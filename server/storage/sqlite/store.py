@@ -47,7 +47,7 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = SqliteWorker(path, "sqlite-writer")
+        self._writer = SqliteWorker(path, "sqlite-writer", group_commit=True)
         self._reader = SqliteWorker(path, "sqlite-reader")
 
     @classmethod
@@ -55,7 +55,7 @@ class SqliteStore:
         return cls(path_from_url(url))
 
     async def setup(self) -> None:
-        await self._writer.run(migrate)
+        await self._writer.run_alone(migrate)
 
     async def close(self) -> None:
         await self._writer.close()
