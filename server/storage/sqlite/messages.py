@@ -128,32 +128,47 @@ def _session_exists(connection: sqlite3.Connection, session_id: str) -> bool:
     return row.fetchone() is not None
 
 
-def recent_messages(
-    connection: sqlite3.Connection, session_id: str, limit: int
-) -> list[Message] | None:
+def _rows_of_session(
+    connection: sqlite3.Connection, session_id: str, query: str, parameters: tuple[object, ...]
+) -> list[tuple[object, ...]] | None:
+    """The rows ``query`` finds among one session's messages; None when the session
+    does not exist. A session's messages are stored and deleted in the same
+    transaction as the session itself, so rows found prove it exists: one
+    statement in the common case, and only an empty result is checked again."""
+    rows: list[tuple[object, ...]] = connection.execute(query, parameters).fetchall()
+    if rows:
+        return rows
     with transaction(connection, write=False):
         if not _session_exists(connection, session_id):
             return None
-        rows = connection.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?"
-            " ORDER BY sequence DESC LIMIT ?",
-            (session_id, limit),
-        ).fetchall()
-    return [message_from_row(row) for row in reversed(rows)]
+        found: list[tuple[object, ...]] = connection.execute(query, parameters).fetchall()
+        return found
+
+
+def recent_messages(
+    connection: sqlite3.Connection, session_id: str, limit: int
+) -> list[Message] | None:
+    rows = _rows_of_session(
+        connection,
+        session_id,
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?"
+        " ORDER BY sequence DESC LIMIT ?",
+        (session_id, limit),
+    )
+    return None if rows is None else [message_from_row(row) for row in reversed(rows)]
 
 
 def list_messages(
     connection: sqlite3.Connection, session_id: str, after_sequence: int, limit: int
 ) -> list[Message] | None:
-    with transaction(connection, write=False):
-        if not _session_exists(connection, session_id):
-            return None
-        rows = connection.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND sequence > ?"
-            " ORDER BY sequence LIMIT ?",
-            (session_id, after_sequence, limit),
-        ).fetchall()
-    return [message_from_row(row) for row in rows]
+    rows = _rows_of_session(
+        connection,
+        session_id,
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND sequence > ?"
+        " ORDER BY sequence LIMIT ?",
+        (session_id, after_sequence, limit),
+    )
+    return None if rows is None else [message_from_row(row) for row in rows]
 
 
 def get_message(connection: sqlite3.Connection, session_id: str, uuid: str) -> Message | None:
