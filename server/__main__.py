@@ -7,22 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 
-from server.app import running_server
-from server.config import InvalidSettings, Settings, load_settings
+from server.config import InvalidSettings, load_settings
 from server.domain.errors import ConfigurationError
 from server.key_commands import main as keys_main
-
-
-async def serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with running_server(settings):
-        await stop.wait()
+from server.serving import configure_logging, serve, serve_worker
+from server.workers import run_workers
 
 
 def main() -> None:
@@ -33,13 +24,10 @@ def main() -> None:
     except InvalidSettings as exc:
         print(f"memoria: {exc}", file=sys.stderr)
         sys.exit(2)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("memoria.access").disabled = not settings.access_log
+    configure_logging(settings)
     try:
+        if settings.workers > 1:
+            sys.exit(run_workers(settings, serve_worker))
         asyncio.run(serve(settings))
     except ConfigurationError as exc:
         logging.getLogger("memoria").error("%s", exc)

@@ -56,14 +56,18 @@ class _Domain:
 
 
 @asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
+async def running_server(
+    settings: Settings, *, share_port: bool = False
+) -> AsyncIterator[RunningServer]:
     """Starts the server; on exit, shuts down gracefully and closes the store.
 
     Shutdown order: health turns NOT_SERVING, new calls are refused, in-flight
     calls get ``shutdown_grace`` seconds to finish, then the store closes.
+    ``share_port``: one of several worker processes on a port their parent holds.
     """
     host, loopback = check_listen_address(settings.listen, api_keys=settings.auth == "api-key")
-    check_port_free(settings.listen)
+    if not share_port:
+        check_port_free(settings.listen)
     if not loopback and settings.tls_cert is None:
         log.warning(
             "serving %s without TLS: API keys and data cross the network in clear unless a"
@@ -89,6 +93,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             health=health,
             authenticate=_authenticate(settings, store),
             max_request_bytes=settings.max_request_bytes,
+            share_port=share_port,
         )
         port = _add_port(server, settings)
         await health.start()

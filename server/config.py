@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     import_write_batch: int = Field(
         1000, ge=1, le=10000, description="messages per store write of ImportMessages"
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="server processes sharing the listen port (one per core), each with its"
+        " own summary worker; one store",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
     )

@@ -27,13 +27,17 @@ class Stubs:
         *,
         api_key: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        own_connection: bool = False,
     ) -> Stubs:
         """Stubs on a plaintext channel, or a TLS one with ``credentials``; every call
-        sends ``authorization: Bearer <api_key>`` when a key is given."""
+        sends ``authorization: Bearer <api_key>`` when a key is given; with
+        ``own_connection`` the channel opens a TCP connection of its own."""
+        # Channels to one address share one connection unless told otherwise.
+        options = [("grpc.use_local_subchannel_pool", 1)] if own_connection else []
         channel = (
-            grpc.insecure_channel(address)
+            grpc.insecure_channel(address, options)
             if credentials is None
-            else grpc.secure_channel(address, credentials)
+            else grpc.secure_channel(address, credentials, options)
         )
         grpc.channel_ready_future(channel).result(timeout=10)
         if api_key is not None:

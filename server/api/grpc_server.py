@@ -41,6 +41,7 @@ def create_grpc_server(
     health: StoreHealth,
     authenticate: Authenticate,
     max_request_bytes: int,
+    share_port: bool = False,
 ) -> grpc.aio.Server:
     """A server with every service registered; the caller adds a port and starts it.
 
@@ -55,8 +56,9 @@ def create_grpc_server(
             # and reflection and health must never be cut by a request limit.
             ("grpc.max_receive_message_length", max_request_bytes),
             # gRPC sets SO_REUSEPORT by default: a second server on a busy port would
-            # start silently and take half the calls. Refuse the port instead.
-            ("grpc.so_reuseport", 0),
+            # start silently and take half the calls. Only the workers of one
+            # `--workers N` server share their port, deliberately.
+            ("grpc.so_reuseport", 1 if share_port else 0),
         ],
     )
     session_service_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)

@@ -27,9 +27,17 @@ ALLOWED: dict[str, set[str]] = {
     "server.tokenizers": {"server.domain"},
     "server.config": set(),
     "server.listen_address": {"server.domain"},
+    "server.workers": {"server.config", "server.domain", "server.listen_address"},
+    "server.serving": {"server.app", "server.config", "server.domain"},
     "server.app": {"server"},
     "server.key_commands": {"server.config", "server.domain", "server.storage"},
-    "server.__main__": {"server.app", "server.config", "server.domain", "server.key_commands"},
+    "server.__main__": {
+        "server.config",
+        "server.domain",
+        "server.key_commands",
+        "server.serving",
+        "server.workers",
+    },
     "bench": {"server", "memoria"},
 }
 OURS = ("server", "tests", "bench", "memoria")

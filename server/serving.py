@@ -1,0 +1,44 @@
+"""Running one server process until SIGINT or SIGTERM (``python -m server``, or one
+of its ``MEMORIA_WORKERS``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from server.app import running_server
+from server.config import Settings
+from server.domain.errors import ConfigurationError
+
+__all__ = ["configure_logging", "serve", "serve_worker"]
+
+
+async def serve(settings: Settings, *, share_port: bool = False) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_server(settings, share_port=share_port):
+        await stop.wait()
+
+
+def configure_logging(settings: Settings, worker: int | None = None) -> None:
+    tag = "" if worker is None else f"[worker {worker}] "
+    logging.basicConfig(
+        level=settings.log_level,
+        format=f"%(asctime)s %(levelname)s %(name)s {tag}%(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("memoria.access").disabled = not settings.access_log
+
+
+def serve_worker(settings: Settings, number: int) -> None:
+    """One process of ``MEMORIA_WORKERS``: a whole server on the shared port."""
+    configure_logging(settings, number)
+    try:
+        asyncio.run(serve(settings, share_port=True))
+    except ConfigurationError as exc:
+        logging.getLogger("memoria").error("%s", exc)
+        sys.exit(2)
