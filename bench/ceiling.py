@@ -84,11 +84,14 @@ async def rate(make_calls: list[Call], seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
-async def measure(address: str, count: int, seconds: float) -> dict[str, float]:
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = memory_service_pb2_grpc.MemoryServiceStub(channel)
+async def measure(address: str, count: int, seconds: float, connections: int) -> dict[str, float]:
+    # One TCP connection per channel: with several, SO_REUSEPORT workers all get work.
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.aio.insecure_channel(address, options) for _ in range(connections)]
+    try:
+        stubs = [memory_service_pb2_grpc.MemoryServiceStub(channel) for channel in channels]
         run = uuid.uuid4().hex[:8]
-        sessions = [calls(stub, f"ceiling-{run}-{n}") for n in range(IN_FLIGHT)]
+        sessions = [calls(stubs[n % connections], f"ceiling-{run}-{n}") for n in range(IN_FLIGHT)]
         for session in sessions:  # a window to read, and every path warmed up
             for _ in range(12):
                 await session["AddMemory"]()
@@ -100,6 +103,9 @@ async def measure(address: str, count: int, seconds: float) -> dict[str, float]:
                 [session[name] for session in sessions], seconds
             )
         return figures
+    finally:
+        for channel in channels:
+            await channel.close(None)
 
 
 def main() -> None:
@@ -107,20 +113,32 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1000, help="calls per RPC at one in flight")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per RPC at 32")
+    parser.add_argument("--workers", type=int, default=1, help="MEMORIA_WORKERS of Memoria")
+    parser.add_argument(
+        "--connections", type=int, default=1, help="client connections (8 with --workers > 1)"
+    )
     args = parser.parse_args()
+    connections = args.connections if args.workers == 1 else max(args.connections, 8)
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as work, echo_server() as echo:
-        server = ServerProcess(f"sqlite:///{work}/ceiling.db", Path(work)).start()
+        server = ServerProcess(
+            f"sqlite:///{work}/ceiling.db", Path(work), {"MEMORIA_WORKERS": str(args.workers)}
+        ).start()
         try:
             for number in range(1, args.runs + 1):
-                ceiling = asyncio.run(measure(echo, args.calls, args.seconds))
-                memoria = asyncio.run(measure(server.address, args.calls, args.seconds))
+                ceiling = asyncio.run(measure(echo, args.calls, args.seconds, connections))
+                memoria = asyncio.run(
+                    measure(server.address, args.calls, args.seconds, connections)
+                )
                 runs.append((ceiling, memoria))
                 print(f"run {number}:")
                 report(ceiling, memoria)
         finally:
             server.stop()
-    print(f"medians of {args.runs} runs (SQLite, access log on):")
+    print(
+        f"medians of {args.runs} runs (SQLite, access log on, {args.workers} worker(s),"
+        f" {connections} connection(s); the echo is one process):"
+    )
     report(
         {key: statistics.median(run[0][key] for run in runs) for key in runs[0][0]},
         {key: statistics.median(run[1][key] for run in runs) for key in runs[0][1]},
