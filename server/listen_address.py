@@ -7,7 +7,7 @@ import socket
 
 from server.domain.errors import ConfigurationError
 
-__all__ = ["check_listen_address", "check_port_free"]
+__all__ = ["check_listen_address", "check_port_free", "reserve_port"]
 
 
 def check_listen_address(listen: str, *, api_keys: bool) -> tuple[str, bool]:
@@ -39,20 +39,36 @@ def _is_loopback(host: str) -> bool:
 def check_port_free(listen: str) -> None:
     """Refuses an address that another process holds, with one clear line (gRPC's own
     bind error is a multi-line log from its C core)."""
+    if listen.rpartition(":")[2] != "0":
+        _bound(listen, share_port=False).close()
+
+
+def reserve_port(listen: str) -> socket.socket:
+    """A socket bound (never listening) on ``listen`` with ``SO_REUSEPORT``, which keeps
+    the port for servers that bind it with ``SO_REUSEPORT`` too (the workers of
+    ``MEMORIA_WORKERS``); port 0 takes a free one. Check ``check_port_free`` first:
+    this one would share the port with any such server."""
+    return _bound(listen, share_port=True)
+
+
+def _bound(listen: str, *, share_port: bool) -> socket.socket:
     host, _, port = listen.rpartition(":")
-    if port == "0":
-        return
     try:
         infos = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ConfigurationError(f"cannot listen on {listen}: {exc.strerror}") from exc
     family, kind, protocol, _, address = infos[0]
-    with socket.socket(family, kind, protocol) as probe:
+    bound = socket.socket(family, kind, protocol)
+    if share_port:
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    else:
         # Connections of a server that just stopped (TIME_WAIT) do not hold the port.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot listen on {listen}: {exc.strerror or exc} (another server?)"
-            ) from exc
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        bound.bind(address)
+    except OSError as exc:
+        bound.close()
+        raise ConfigurationError(
+            f"cannot listen on {listen}: {exc.strerror or exc} (another server?)"
+        ) from exc
+    return bound

@@ -13,14 +13,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-import socket
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from server.config import Settings
-from server.domain.errors import ConfigurationError
-from server.listen_address import check_listen_address, check_port_free
+from server.listen_address import check_listen_address, check_port_free, reserve_port
 
 __all__ = ["run_workers"]
 
@@ -32,7 +30,8 @@ def run_workers(settings: Settings, serve_one: Callable[[Settings, int], None]) 
     port until SIGTERM or SIGINT; the exit code is the worst of theirs."""
     host, _ = check_listen_address(settings.listen, api_keys=settings.auth == "api-key")
     check_port_free(settings.listen)
-    with _reserved_port(host, int(settings.listen.rpartition(":")[2])) as port:
+    with reserve_port(settings.listen) as reserved:
+        port: int = reserved.getsockname()[1]
         shared = settings.model_copy(update={"listen": f"{host}:{port}", "workers": 1})
         context = multiprocessing.get_context("spawn")
         workers: list[BaseProcess] = [
@@ -54,26 +53,3 @@ def run_workers(settings: Settings, serve_one: Callable[[Settings, int], None]) 
             worker.join()
     codes = [worker.exitcode or 0 for worker in workers]
     return max(codes, key=abs)
-
-
-class _reserved_port:
-    """A socket bound (not listening) with SO_REUSEPORT on ``host:port``, kept for the
-    workers' lifetime; port 0 takes a free one."""
-
-    def __init__(self, host: str, port: int) -> None:
-        bare = host.strip("[]")
-        family = socket.AF_INET6 if ":" in bare else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            self._socket.bind((bare if bare != "localhost" else "127.0.0.1", port))
-        except OSError as exc:
-            self._socket.close()
-            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-
-    def __enter__(self) -> int:
-        port: int = self._socket.getsockname()[1]
-        return port
-
-    def __exit__(self, *exc: object) -> None:
-        self._socket.close()

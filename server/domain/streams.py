@@ -101,8 +101,17 @@ async def stream_messages(
     request = request.checked()
     incarnation = await _incarnation(store, request.session_id)
     after = await _start_sequence(store, request, incarnation)
-    stream = _Stream(store, signals, poll_interval, gap_grace, budget, request, after, incarnation)
-    stream.wakeup_key = wakeup_key or request.session_id
+    stream = _Stream(
+        store,
+        signals,
+        poll_interval,
+        gap_grace,
+        budget,
+        request,
+        after,
+        incarnation,
+        wakeup_key or request.session_id,
+    )
     try:
         async for batch in stream.batches():
             yield batch
@@ -147,6 +156,7 @@ class _Stream:
         request: StreamRequest,
         after: int,
         incarnation: SessionIncarnation,
+        wakeup_key: str,
     ) -> None:
         self._store = store
         self._signals = signals
@@ -158,7 +168,7 @@ class _Stream:
         self._delivered = False
         self._hole: Hole | None = None
         self._incarnation = incarnation
-        self.wakeup_key = request.session_id
+        self._wakeup_key = wakeup_key
         self._reader = self._open_reader()
 
     def _open_reader(self) -> MessageReader:
@@ -175,7 +185,7 @@ class _Stream:
         request = self._request
         read_limit = min(request.batch_size, FIRST_READ)
         announced_caught_up = False
-        with self._signals.subscribe(self.wakeup_key) as wakeup:
+        with self._signals.subscribe(self._wakeup_key) as wakeup:
             while True:
                 wakeup.clear()
                 messages = await self._reader.read(read_limit)
