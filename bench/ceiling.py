@@ -122,7 +122,10 @@ def main() -> None:
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as work, echo_server() as echo:
         server = ServerProcess(
-            f"sqlite:///{work}/ceiling.db", Path(work), {"MEMORIA_WORKERS": str(args.workers)}
+            f"sqlite:///{work}/ceiling.db",
+            Path(work),
+            {"MEMORIA_WORKERS": str(args.workers)},
+            log_to_file=True,
         ).start()
         try:
             for number in range(1, args.runs + 1):

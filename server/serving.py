@@ -11,6 +11,7 @@ import sys
 from server.app import running_server
 from server.config import Settings
 from server.domain.errors import ConfigurationError
+from server.log_writer import BatchingStreamHandler
 
 __all__ = ["configure_logging", "serve", "serve_worker"]
 
@@ -25,12 +26,18 @@ async def serve(settings: Settings, *, share_port: bool = False) -> None:
 
 
 def configure_logging(settings: Settings, worker: int | None = None) -> None:
+    """Logs go to stderr, written by a thread of their own (``BatchingStreamHandler``):
+    the access log makes a line per call."""
     tag = "" if worker is None else f"[worker {worker}] "
-    logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s %(levelname)s %(name)s {tag}%(message)s",
-        stream=sys.stderr,
+    to_stderr = BatchingStreamHandler(sys.stderr)
+    to_stderr.setFormatter(
+        logging.Formatter(f"%(asctime)s %(levelname)s %(name)s {tag}%(message)s")
     )
+    # What the format does not show is not gathered for each record (the logging
+    # HOWTO's "Optimization"): the caller's frame, thread and process.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.basicConfig(level=settings.log_level, handlers=[to_stderr])
     logging.getLogger("memoria.access").disabled = not settings.access_log
 
 

@@ -20,13 +20,25 @@ OFFLINE_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.
 
 
 class ServerProcess:
-    def __init__(self, store_url: str, work_dir: Path, env: Mapping[str, str] | None = None):
+    """``log_to_file`` sends the server's log to ``work_dir/server.log`` instead of a
+    pipe this process reads line by line: benchmarks use it so that reading the
+    access log costs the client nothing while it measures."""
+
+    def __init__(
+        self,
+        store_url: str,
+        work_dir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        log_to_file: bool = False,
+    ):
         self.store_url = store_url
         self.work_dir = work_dir
         self.extra_env = dict(env or {})
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
-        self.log: list[str] = []
+        self._log_file = work_dir / "server.log" if log_to_file else None
+        self._piped_log: list[str] = []
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         env = {
@@ -38,29 +50,49 @@ class ServerProcess:
             "MEMORIA_SHUTDOWN_GRACE": "5",
             **self.extra_env,
         }
-        self.log = []
+        self._piped_log = []
+        stderr = subprocess.PIPE if self._log_file is None else self._log_file.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server"],
             env=env,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             stdout=subprocess.DEVNULL,
             text=True,
         )
+        if not isinstance(stderr, int):
+            stderr.close()  # the server has its own copy
         listening = threading.Event()
-        threading.Thread(target=self._read_log, args=(listening,), daemon=True).start()
+        target = self._read_log if self._log_file is None else self._find_address
+        threading.Thread(target=target, args=(listening,), daemon=True).start()
         if not listening.wait(timeout):
             self.stop()
             raise RuntimeError("server did not start:\n" + "".join(self.log))
         return self
 
+    @property
+    def log(self) -> list[str]:
+        """The server's log lines so far."""
+        if self._log_file is None:
+            return self._piped_log
+        return self._log_file.read_text().splitlines(keepends=True)
+
     def _read_log(self, listening: threading.Event) -> None:
         assert self.process is not None and self.process.stderr is not None
         for line in self.process.stderr:
-            self.log.append(line)
-            found = _LISTENING.search(line)
-            if found:
-                self.address = f"{found.group(1)}:{found.group(2)}"
-                listening.set()
+            self._piped_log.append(line)
+            self._note_address(line, listening)
+
+    def _find_address(self, listening: threading.Event) -> None:
+        while not listening.is_set() and self.process is not None:
+            for line in self.log:
+                self._note_address(line, listening)
+            time.sleep(0.02)
+
+    def _note_address(self, line: str, listening: threading.Event) -> None:
+        found = _LISTENING.search(line)
+        if found:
+            self.address = f"{found.group(1)}:{found.group(2)}"
+            listening.set()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Sends ``sig`` and waits for the exit code."""

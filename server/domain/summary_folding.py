@@ -64,18 +64,23 @@ class SummaryFolder:
     async def plan(self, session_id: str) -> FoldPlan | None:
         """None when the session has at most a window of unsummarized messages
         (or no longer exists); otherwise the fold that leaves half a window."""
+        _, plan = await self.check(session_id)
+        return plan
+
+    async def check(self, session_id: str) -> tuple[int, FoldPlan | None]:
+        """The sequence the summary covers (0: none) and ``plan``'s answer."""
         previous = await self._store.get_summary(session_id)
         covered = 0 if previous is None else previous.last_message_sequence
         first = await self._store.list_messages(session_id, after_sequence=covered, limit=1)
         last = await self._store.recent_messages(session_id, 1)
         if not first or not last:
-            return None
+            return covered, None
         # Messages are only ever appended, and deleted all at once with the summary:
         # the unsummarized ones are exactly the sequences first..last.
         unsummarized = last[0].sequence - first[0].sequence + 1
         if unsummarized <= self._window:
-            return None
-        return FoldPlan(previous, through=last[0].sequence - self._keep)
+            return covered, None
+        return covered, FoldPlan(previous, through=last[0].sequence - self._keep)
 
     async def fold_chunk(self, session_id: str, plan: FoldPlan) -> Summary | None:
         """Folds the next chunk of ``plan`` (as many messages as fit ``chunk_tokens``,

@@ -22,11 +22,14 @@ from datetime import timedelta
 from server.domain.clock import Clock, utc_now
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import SummarizerError
-from server.domain.summary_folding import SummaryFolder
+from server.domain.summary_folding import FoldPlan, SummaryFolder
 
 __all__ = ["HealthReport", "SummaryWorker", "WorkerSettings", "rest_after"]
 
 log = logging.getLogger("memoria.summary")
+
+# Sessions whose summary's coverage the worker remembers (a few MB at most).
+_COVERED_ENTRIES = 65_536
 
 # Called with True when summarization works (again), False when the summarizer fails.
 HealthReport = Callable[[bool], Awaitable[None]]
@@ -79,11 +82,20 @@ class SummaryWorker:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._resume_task: asyncio.Task[None] | None = None
         self._closed = False
+        # What each session's summary covered when this process last looked: spares
+        # most appends a look at the store. Bounded; the oldest entries go first.
+        self._covered: dict[str, int] = {}
 
     def appended(self, session_id: str, last_sequence: int) -> None:
         """Messages were appended up to ``last_sequence``: fold in the background if needed."""
         if self._closed or last_sequence <= self._window:
             return  # a session with at most a window of messages never needs a fold
+        covered = self._covered.get(session_id)
+        if covered is not None and covered < last_sequence <= covered + self._window:
+            # At most a window after what the summary covered when last seen: no fold
+            # is due (another process may have folded further since, never less).
+            # Sequences at or below it mean the session was deleted and begun again.
+            return
         if session_id in self._tasks:
             self._dirty.add(session_id)  # the running task looks again before it ends
             return
@@ -155,13 +167,13 @@ class SummaryWorker:
     async def _fold_once(self, session_id: str) -> bool:
         """Folds until the session is caught up. False when another process holds
         the session's lease (it is folding it now)."""
-        if await self._folder.plan(session_id) is None:
+        if await self._check(session_id) is None:
             return True
         async with self._slots:
             if not await self._lease(session_id):
                 return False
             try:
-                while (plan := await self._folder.plan(session_id)) is not None:
+                while (plan := await self._check(session_id)) is not None:
                     if not await self._lease(session_id):  # renew before each chunk
                         return False
                     started = time.monotonic()
@@ -183,6 +195,14 @@ class SummaryWorker:
             finally:
                 await self._release(session_id)
         return True
+
+    async def _check(self, session_id: str) -> FoldPlan | None:
+        covered, plan = await self._folder.check(session_id)
+        self._covered.pop(session_id, None)  # re-inserted last: the newest entry
+        self._covered[session_id] = covered
+        if len(self._covered) > _COVERED_ENTRIES:
+            del self._covered[next(iter(self._covered))]
+        return plan
 
     async def _lease(self, session_id: str) -> bool:
         now = self._clock()

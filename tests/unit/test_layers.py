@@ -29,7 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     "server.config": set(),
     "server.listen_address": {"server.domain"},
     "server.workers": {"server.config", "server.domain", "server.listen_address"},
-    "server.serving": {"server.app", "server.config", "server.domain"},
+    "server.log_writer": set(),
+    "server.serving": {"server.app", "server.config", "server.domain", "server.log_writer"},
     "server.app": {"server"},
     "server.key_commands": {"server.config", "server.domain", "server.storage"},
     "server.__main__": {

@@ -22,11 +22,14 @@ from server.domain.models import (
 )
 from server.domain.ports.store import ListCursor, MessageReader
 from server.storage.sqlite import keys, messages, sessions, summaries, users
-from server.storage.sqlite.connection import SqliteWorker
+from server.storage.sqlite.connection import LoopReader, SqliteWorker
 from server.storage.sqlite.migrations import migrate
 from server.storage.sqlite.paged_reader import PagedReader
 
 __all__ = ["SqliteStore", "path_from_url"]
+
+# Reads of at most this many rows run on the event loop (``LoopReader``).
+_QUICK_READ_ROWS = 100
 
 
 def path_from_url(url: str) -> Path:
@@ -40,7 +43,8 @@ def path_from_url(url: str) -> Path:
 
 
 class SqliteStore:
-    """One writer connection and one reader connection, each on its own thread.
+    """One writer connection and one reader connection, each on its own thread, and
+    a connection for short reads on the event loop's thread.
 
     In WAL mode readers see the last committed state and never wait for the writer.
     """
@@ -49,6 +53,7 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = SqliteWorker(path, "sqlite-writer", group_commit=True)
         self._reader = SqliteWorker(path, "sqlite-reader")
+        self._quick = LoopReader(path)  # reads of at most a few rows
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -60,6 +65,7 @@ class SqliteStore:
     async def close(self) -> None:
         await self._writer.close()
         await self._reader.close()
+        self._quick.close()
 
     async def ping(self) -> None:
         await self._reader.run(lambda connection: connection.execute("SELECT 1").fetchone())
@@ -68,7 +74,7 @@ class SqliteStore:
         return await self._writer.run(partial(sessions.create_session, session=session))
 
     async def get_session(self, session_id: str) -> Session | None:
-        return await self._reader.run(partial(sessions.get_session, session_id=session_id))
+        return self._quick.run(partial(sessions.get_session, session_id=session_id))
 
     async def update_session(
         self, session_id: str, patch: SessionPatch, now: datetime
@@ -93,7 +99,7 @@ class SqliteStore:
         return await self._writer.run(partial(users.create_user, user=user))
 
     async def get_user(self, user_id: str) -> User | None:
-        return await self._reader.run(partial(users.get_user, user_id=user_id))
+        return self._quick.run(partial(users.get_user, user_id=user_id))
 
     async def update_user(self, user_id: str, patch: UserPatch, now: datetime) -> User | None:
         return await self._writer.run(
@@ -116,21 +122,23 @@ class SqliteStore:
         )
 
     async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
-        return await self._reader.run(
-            partial(messages.recent_messages, session_id=session_id, limit=limit)
-        )
+        read = partial(messages.recent_messages, session_id=session_id, limit=limit)
+        if limit <= _QUICK_READ_ROWS:  # a window: GetMemory's usual read
+            return self._quick.run(read)
+        return await self._reader.run(read)
 
     async def list_messages(
         self, session_id: str, *, after_sequence: int, limit: int
     ) -> list[Message] | None:
-        return await self._reader.run(
-            partial(
-                messages.list_messages,
-                session_id=session_id,
-                after_sequence=after_sequence,
-                limit=limit,
-            )
+        read = partial(
+            messages.list_messages,
+            session_id=session_id,
+            after_sequence=after_sequence,
+            limit=limit,
         )
+        if limit <= _QUICK_READ_ROWS:  # e.g. the summary worker's look at a session
+            return self._quick.run(read)
+        return await self._reader.run(read)
 
     def read_messages(
         self, session_id: str, *, after_sequence: int, batch_size: int
@@ -138,9 +146,7 @@ class SqliteStore:
         return PagedReader(self, session_id, after_sequence)
 
     async def get_message(self, session_id: str, uuid: str) -> Message | None:
-        return await self._reader.run(
-            partial(messages.get_message, session_id=session_id, uuid=uuid)
-        )
+        return self._quick.run(partial(messages.get_message, session_id=session_id, uuid=uuid))
 
     async def replace_message_metadata(
         self, session_id: str, uuid: str, metadata: JsonObject
@@ -160,7 +166,7 @@ class SqliteStore:
         )
 
     async def get_summary(self, session_id: str) -> Summary | None:
-        return await self._reader.run(partial(summaries.get_summary, session_id=session_id))
+        return self._quick.run(partial(summaries.get_summary, session_id=session_id))
 
     async def save_summary(self, session_id: str, summary: Summary) -> bool:
         return await self._writer.run(
@@ -201,7 +207,7 @@ class SqliteStore:
         await self._writer.run(partial(keys.create_key, key=key))
 
     async def get_key(self, key_id: str) -> ApiKey | None:
-        return await self._reader.run(partial(keys.get_key, key_id=key_id))
+        return self._quick.run(partial(keys.get_key, key_id=key_id))
 
     async def list_keys(self, *, tenant: str | None) -> list[ApiKey]:
         return await self._reader.run(partial(keys.list_keys, tenant=tenant))
