@@ -97,3 +97,37 @@ async def test_the_worker_retries_a_failing_summarizer_and_reports_health(store:
     assert reports == [False, True]
     perpetual = await memory.get(TENANT, "s1", "perpetual", 0)
     assert [m.sequence for m in perpetual.messages] == [8, 9, 10]
+
+
+async def _caught_up(store: Store, session_id: str, last: int) -> int:
+    """The sequence the summary covers once no fold is due (at most a window left)."""
+    for _ in range(300):
+        summary = await store.get_summary(session_id)
+        if summary is not None and last - summary.last_message_sequence <= WINDOW:
+            return summary.last_message_sequence
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{session_id} was not folded up to within a window of {last}")
+
+
+async def test_appends_one_at_a_time_keep_folding_also_after_the_session_begins_again(
+    store: Store,
+) -> None:
+    """The worker remembers each summary's coverage to skip appends that cannot need a
+    fold; a session deleted and begun again (its sequences start over) is still folded."""
+    worker = SummaryWorker(
+        store, folder(store, Concatenator()), WorkerSettings(duty_cycle=1.0), window=WINDOW
+    )
+    memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
+    for number in range(1, 4 * WINDOW + 1):
+        await memory.add(TENANT, "s1", [said(f"first life {number}")])
+        await asyncio.sleep(0)  # let the worker's task run between appends
+    covered = await _caught_up(store, "s1", 4 * WINDOW)
+    assert covered > 2 * WINDOW
+    await memory.delete(TENANT, "s1")
+    for number in range(1, WINDOW + 3):
+        await memory.add(TENANT, "s1", [said(f"second life {number}")])
+    covered = await _caught_up(store, "s1", WINDOW + 2)
+    await worker.close()
+    summary = await store.get_summary("s1")
+    assert summary is not None and summary.content.startswith("second life 1 ")
+    assert "first life" not in summary.content
