@@ -123,7 +123,7 @@ async def test_appends_one_at_a_time_keep_folding_also_after_the_session_begins_
         await asyncio.sleep(0)  # let the worker's task run between appends
     covered = await _caught_up(store, "s1", 4 * WINDOW)
     assert covered > 2 * WINDOW
-    await memory.delete(TENANT, "s1")
+    assert await store.delete_session("s1")  # its next message is number 1 again
     for number in range(1, WINDOW + 3):
         await memory.add(TENANT, "s1", [said(f"second life {number}")])
     covered = await _caught_up(store, "s1", WINDOW + 2)
