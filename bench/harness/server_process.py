@@ -123,6 +123,25 @@ class ServerProcess:
     def access_log(self, method: str) -> list[str]:
         return [line for line in self.log if "memoria.access" in line and method in line]
 
+    def wait_for_access_log(self, method: str, count: int, timeout: float = 5.0) -> list[str]:
+        """The access-log lines of ``method`` once there are ``count`` of them (or at
+        ``timeout``): the server writes its log a few times a second, not per line."""
+        deadline = time.monotonic() + timeout
+        while len(lines := self.access_log(method)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return lines
+
+    def settled_log(self, quiet: float = 0.3, timeout: float = 5.0) -> list[str]:
+        """The log once it has stopped growing for ``quiet`` seconds: what the server
+        logged before now has been written (it writes a few times a second)."""
+        deadline = time.monotonic() + timeout
+        lines, since = self.log, time.monotonic()
+        while time.monotonic() - since < quiet and time.monotonic() < deadline:
+            time.sleep(0.02)
+            if len(now := self.log) != len(lines):
+                lines, since = now, time.monotonic()
+        return lines
+
     def wait_for_log(self, text: str, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

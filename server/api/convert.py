@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from server.domain.inputs import MessageInput
 from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
 
 __all__ = [
-    "basic_message_to_proto",
+    "add_messages",
     "imported_message_input_from_proto",
     "memory_type_name",
     "message_input_from_proto",
@@ -111,25 +112,34 @@ def _struct(value: JsonObject) -> struct_pb2.Struct:
 
 
 def message_to_proto(message: Message) -> message_pb2.Message:
-    proto = basic_message_to_proto(message)
-    proto.content = message.content
-    if message.metadata:
-        proto.metadata.update(message.metadata)
-    else:
-        proto.metadata.SetInParent()  # an empty object, as clients have always seen it
+    proto = message_pb2.Message()
+    _fill_message(proto, message, full=True)
     return proto
 
 
-def basic_message_to_proto(message: Message) -> message_pb2.Message:
-    """The message without content and metadata (``MESSAGE_VIEW_BASIC``)."""
-    return message_pb2.Message(
-        uuid=message.uuid,
-        role=message.role,
-        role_type=_ROLE_TYPE_TO_PROTO[message.role_type],
-        token_count=message.token_count,
-        created_at=_timestamp(message.created_at),
-        sequence=message.sequence,
-    )
+def add_messages(into: Any, messages: Iterable[Message], *, full: bool = True) -> None:
+    """Appends ``messages`` to the repeated field ``into`` of a response, built in
+    place (a list of built messages would be copied into the response again);
+    without ``full``, without content and metadata (``MESSAGE_VIEW_BASIC``)."""
+    for message in messages:
+        _fill_message(into.add(), message, full=full)
+
+
+def _fill_message(proto: message_pb2.Message, message: Message, *, full: bool) -> None:
+    proto.uuid = message.uuid
+    proto.role = message.role
+    proto.role_type = _ROLE_TYPE_TO_PROTO[message.role_type]
+    proto.token_count = message.token_count
+    proto.sequence = message.sequence
+    seconds, micros = divmod(to_micros(message.created_at), 1_000_000)
+    proto.created_at.seconds = seconds
+    proto.created_at.nanos = micros * 1000
+    if full:
+        proto.content = message.content
+        if message.metadata:
+            proto.metadata.update(message.metadata)
+        else:
+            proto.metadata.SetInParent()  # an empty object, as clients have always seen it
 
 
 def summary_to_proto(summary: Summary) -> message_pb2.Summary:

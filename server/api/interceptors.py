@@ -39,6 +39,10 @@ class CallBoundary(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     (logged with their stack trace), refuses undecodable requests with
     INVALID_ARGUMENT, and writes one access-log line per RPC."""
 
+    def __init__(self) -> None:
+        # Per method: the handler last seen, and it wrapped.
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
@@ -48,30 +52,42 @@ class CallBoundary(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return handler
         method = handler_call_details.method
-        deserialize = tolerant(handler.request_deserializer)
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _unary_response(method, decoded_request(handler.unary_unary, _current_record)),
-                deserialize,
-                handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _unary_response(method, decoded_stream(handler.stream_unary, _current_record)),
-                deserialize,
-                handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _stream_response(method, decoded_request(handler.unary_stream, _current_record)),
-                deserialize,
-                handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            _stream_response(method, decoded_stream(handler.stream_stream, _current_record)),
+        # A method's handler is the same object call after call: wrap it once (a
+        # refusal's handler is new each time, and takes the entry over until then).
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = _wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+
+def _wrap(method: str, handler: Any) -> Any:
+    """``handler`` inside the boundary."""
+    deserialize = tolerant(handler.request_deserializer)
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary_response(method, decoded_request(handler.unary_unary, _current_record)),
             deserialize,
             handler.response_serializer,
         )
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            _unary_response(method, decoded_stream(handler.stream_unary, _current_record)),
+            deserialize,
+            handler.response_serializer,
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            _stream_response(method, decoded_request(handler.unary_stream, _current_record)),
+            deserialize,
+            handler.response_serializer,
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        _stream_response(method, decoded_stream(handler.stream_stream, _current_record)),
+        deserialize,
+        handler.response_serializer,
+    )
 
 
 def _unary_response(method: str, behavior: Behavior) -> Behavior:

@@ -11,7 +11,7 @@ from memoria.v1 import memory_service_pb2_grpc
 
 from server.api.caller import current_caller
 from server.api.convert import (
-    basic_message_to_proto,
+    add_messages,
     imported_message_input_from_proto,
     memory_type_name,
     message_input_from_proto,
@@ -42,8 +42,9 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             [message_input_from_proto(m) for m in request.messages],
             echo_content=full,
         )
-        convert = message_to_proto if full else basic_message_to_proto
-        return pb.AddMemoryResponse(messages=[convert(m) for m in stored])
+        response = pb.AddMemoryResponse()
+        add_messages(response.messages, stored, full=full)
+        return response
 
     async def GetMemory(
         self, request: pb.GetMemoryRequest, context: Context
@@ -54,12 +55,13 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             memory_type_name(request.memory_type),
             request.lastn,
         )
-        return pb.GetMemoryResponse(
-            messages=[message_to_proto(m) for m in memory.messages],
+        response = pb.GetMemoryResponse(
             summary=summary_to_proto(memory.summary) if memory.summary else None,
             token_count=memory.token_count,
             omitted_messages=memory.omitted,
         )
+        add_messages(response.messages, memory.messages)
+        return response
 
     async def DeleteMemory(
         self, request: pb.DeleteMemoryRequest, context: Context
@@ -73,10 +75,9 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
         page = await self._memory.list_messages(
             current_caller().tenant, request.session_id, request.page_size, request.page_token
         )
-        return pb.ListMessagesResponse(
-            messages=[message_to_proto(m) for m in page.items],
-            next_page_token=page.next_page_token,
-        )
+        response = pb.ListMessagesResponse(next_page_token=page.next_page_token)
+        add_messages(response.messages, page.items)
+        return response
 
     async def GetMessage(
         self, request: pb.GetMessageRequest, context: Context
@@ -116,12 +117,13 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             ),
         )
         async for batch in batches:
-            yield pb.StreamMessagesResponse(
-                messages=[message_to_proto(m) for m in batch.messages],
+            response = pb.StreamMessagesResponse(
                 last_sequence=batch.last_sequence,
                 caught_up=batch.caught_up,
                 resume_token=batch.resume_token,
             )
+            add_messages(response.messages, batch.messages)
+            yield response
 
     async def ImportMessages(
         self, request_iterator: AsyncIterable[pb.ImportMessagesRequest], context: Context

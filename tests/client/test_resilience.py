@@ -60,7 +60,8 @@ def test_add_memory_whose_answer_is_lost_is_retried_and_stored_once(
         )
 
         assert proxy.cut.is_set()
-        assert len(server.access_log("AddMemory")) == 3  # both attempts reached the server
+        # Both attempts reached the server.
+        assert len(server.wait_for_access_log("AddMemory", 3)) == 3
         assert [m.content for m in client.memory.list_messages(session_id)] == [
             "message 0",
             marker,
@@ -86,7 +87,7 @@ def test_import_whose_answer_is_lost_is_retried_and_stored_once(
             result = importing.result(timeout=30)
         stored = direct.session.get(session_id).message_count
 
-    assert len(server.access_log("ImportMessages")) == 2
+    assert len(server.wait_for_access_log("ImportMessages", 2)) == 2
     assert (result.received, result.stored, result.duplicates) == (50, 0, 50)
     assert stored == 50
 

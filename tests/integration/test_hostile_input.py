@@ -59,7 +59,7 @@ def _length(data: bytes) -> bytes:
 def assert_refused_plainly(error: grpc.RpcError, server: ServerProcess) -> None:
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert "is not a valid memoria.v1." in (error.details() or "")
-    assert not any("Traceback" in line for line in server.log)
+    assert not any("Traceback" in line for line in server.settled_log())
 
 
 @pytest.mark.parametrize(
@@ -216,4 +216,4 @@ def test_non_finite_numbers_in_metadata_are_field_violations(
     assert [(m.content, dict(m.metadata)) for m in listed.messages] == [("keep me", {})]
     session = stubs.sessions.GetSession(spb.GetSessionRequest(session_id=session_id)).session
     assert dict(session.metadata) == {}
-    assert not any("Traceback" in line for line in server.log)
+    assert not any("Traceback" in line for line in server.settled_log())

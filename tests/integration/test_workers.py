@@ -58,7 +58,7 @@ def test_two_workers_share_the_port_and_store_each_message_once(
     assert sorted(m.content for m in stored) == sorted(m.content for b in batches for m in b)
     for start in range(0, len(stored), 3):  # each batch contiguous
         assert len({m.content.split(":")[0] for m in stored[start : start + 3]}) == 1
-    served = {w for w in ("[worker 1] /memoria", "[worker 2] /memoria") if server.access_log(w)}
+    served = {w for w in ("[worker 1] /memoria", "[worker 2] /memoria") if server.wait_for_log(w)}
     assert len(served) == 2, "one worker took every connection"
     assert server.stop() == 0
     assert sum("[worker" in line and " stopped" in line for line in server.log) == 2

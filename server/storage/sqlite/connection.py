@@ -12,8 +12,8 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +32,11 @@ class SqliteWorker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._connection: sqlite3.Connection | None = None
         self._group_commit = group_commit
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]] = []
+        self._pending: list[
+            tuple[
+                Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop
+            ]
+        ] = []
         self._lock = threading.Lock()
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
@@ -42,18 +46,20 @@ class SqliteWorker:
         transaction, each in a savepoint of its own (a failing one is rolled back
         alone); each is answered after the COMMIT, so nothing is acknowledged before
         it is durable. One commit for many calls is what lets concurrent writers
-        through a single SQLite writer.
+        through a single SQLite writer; the whole group is answered with one wake-up
+        of the event loop.
         """
         if not self._group_commit:
             return await self.run_alone(operation)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        with self._lock:
+            self._pending.append((operation, done, loop))
+            first = len(self._pending) == 1
+        if first:
+            self._executor.submit(self._run_group)
         try:
-            done: Future[T] = Future()
-            with self._lock:
-                self._pending.append((operation, done))
-                first = len(self._pending) == 1
-            if first:
-                self._executor.submit(self._run_group)
-            return await asyncio.wrap_future(done)
+            return await done
         except sqlite3.Error as exc:
             raise translated(exc) from exc
 
@@ -74,11 +80,11 @@ class SqliteWorker:
         if self._connection is None:
             self._connection = _connect(self._path)
         connection = self._connection
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        outcomes: list[_Outcome] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for operation, done in group:
-                if not done.set_running_or_notify_cancel():
+            for operation, done, _ in group:
+                if done.cancelled():
                     continue  # its caller gave up before it started, as with an executor
                 connection.execute("SAVEPOINT operation")
                 try:
@@ -94,12 +100,12 @@ class SqliteWorker:
         except BaseException as exc:  # BEGIN or COMMIT failed: none of the group is stored
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            outcomes = [(done, None, exc) for _, done in group if done.running()]
-        for done, result, error in outcomes:
-            if error is None:
-                done.set_result(result)
-            else:
-                done.set_exception(error)
+            outcomes = [(done, None, exc) for _, done, _ in group]
+        loops = {loop for _, _, loop in group}
+        for loop in loops:
+            answers = [outcome for outcome in outcomes if outcome[0].get_loop() is loop]
+            with suppress(RuntimeError):  # that loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_answer, answers)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
@@ -140,6 +146,21 @@ class LoopReader:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+# A write's caller, and its result or its error.
+_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _answer(outcomes: list[_Outcome]) -> None:
+    """On the event loop: answers a group's callers that still wait."""
+    for done, result, error in outcomes:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(result)
+        else:
+            done.set_exception(error)
 
 
 def translated(error: sqlite3.Error) -> MemoriaError:
