@@ -1,17 +1,22 @@
 """Memoria against the gRPC ceiling, in one run with one client.
 
 Starts a bare grpc.aio echo server (``bench.echo_server``: no parsing, no
-storage) and Memoria on a fresh SQLite store, each in its own process, and
-drives both with the same asyncio client: AddMemory (one ~200-byte message) and
-GetMemory (a window of 12) at one call in flight (p50, p99) and at 32 in flight
-over 32 sessions (calls per second). Prints each run and the median of the
-runs, each Memoria figure with its ratio to the echo's.
+storage) and Memoria on a fresh store (SQLite, or MongoDB with ``--store
+mongodb``: ``MEMORIA_TEST_MONGODB_URI`` or a FerretDB started for the purpose),
+each in its own process, and drives both with the same asyncio client:
+AddMemory (one ~200-byte message) and GetMemory (a window of 12) at one call in
+flight (p50, p99) and at 32 in flight over 32 sessions (calls per second), and
+GetMemory at one in flight on a session of 10,000 messages. Prints each run and
+the median of the runs, each Memoria figure with its ratio to the echo's (the
+long session's to the echo's GetMemory), and the long session's p50 over a
+fresh session's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -29,9 +34,12 @@ from memoria.v1 import memory_service_pb2_grpc
 
 from bench.harness.requests import message
 from bench.harness.server_process import ServerProcess
+from bench.harness.stores import fresh_store_url
 
 CONTENT = "Octavia Butler wrote Kindred in 1979; what did she write next, and when? " * 3
 IN_FLIGHT = 32
+LONG_SESSION = 10_000
+LONG_P50 = f"GetMemory p50 @1 ms, {LONG_SESSION:,} msgs"
 Call = Callable[[], Awaitable[object]]
 
 
@@ -84,6 +92,28 @@ async def rate(make_calls: list[Call], seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
+async def long_session(stub: Any, count: int) -> float:
+    """GetMemory's p50 at one in flight on a session of ``LONG_SESSION`` messages,
+    imported first (the echo is given no session and answers at once)."""
+    session = f"ceiling-long-{uuid.uuid4().hex[:8]}"
+
+    def requests() -> Any:
+        yield pb.ImportMessagesRequest(session_id=session)
+        for start in range(0, LONG_SESSION, 500):
+            yield pb.ImportMessagesRequest(
+                messages=[
+                    pb.ImportedMessage(role="Jane", role_type=1, content=f"{CONTENT} {n}")
+                    for n in range(start, start + 500)
+                ]
+            )
+
+    with contextlib.suppress(grpc.aio.AioRpcError):  # the echo has no ImportMessages
+        await stub.ImportMessages(requests())
+    get = pb.GetMemoryRequest(session_id=session)
+    p50, _ = await latencies(lambda: stub.GetMemory(get), count)
+    return p50
+
+
 async def measure(address: str, count: int, seconds: float, connections: int) -> dict[str, float]:
     # One TCP connection per channel: with several, SO_REUSEPORT workers all get work.
     options = [("grpc.use_local_subchannel_pool", 1)]
@@ -102,6 +132,7 @@ async def measure(address: str, count: int, seconds: float, connections: int) ->
             figures[f"{name} @{IN_FLIGHT} /s"] = await rate(
                 [session[name] for session in sessions], seconds
             )
+        figures[LONG_P50] = await long_session(stubs[0], count)
         return figures
     finally:
         for channel in channels:
@@ -113,6 +144,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", type=int, default=1000, help="calls per RPC at one in flight")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per RPC at 32")
+    parser.add_argument("--store", choices=["sqlite", "mongodb"], default="sqlite")
     parser.add_argument("--workers", type=int, default=1, help="MEMORIA_WORKERS of Memoria")
     parser.add_argument(
         "--connections", type=int, default=1, help="client connections (8 with --workers > 1)"
@@ -120,9 +152,13 @@ def main() -> None:
     args = parser.parse_args()
     connections = args.connections if args.workers == 1 else max(args.connections, 8)
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
-    with tempfile.TemporaryDirectory() as work, echo_server() as echo:
+    with (
+        tempfile.TemporaryDirectory() as work,
+        fresh_store_url(args.store, Path(work)) as store_url,
+        echo_server() as echo,
+    ):
         server = ServerProcess(
-            f"sqlite:///{work}/ceiling.db",
+            store_url,
             Path(work),
             {"MEMORIA_WORKERS": str(args.workers)},
             log_to_file=True,
@@ -139,7 +175,7 @@ def main() -> None:
         finally:
             server.stop()
     print(
-        f"medians of {args.runs} runs (SQLite, access log on, {args.workers} worker(s),"
+        f"medians of {args.runs} runs ({args.store}, access log on, {args.workers} worker(s),"
         f" {connections} connection(s); the echo is one process):"
     )
     report(
@@ -151,7 +187,9 @@ def main() -> None:
 def report(ceiling: dict[str, float], memoria: dict[str, float]) -> None:
     for key in ceiling:
         ratio = memoria[key] / ceiling[key]
-        print(f"  {key:<20} echo {ceiling[key]:>9.2f}  memoria {memoria[key]:>9.2f}  ×{ratio:.2f}")
+        print(f"  {key:<34} echo {ceiling[key]:>9.2f}  memoria {memoria[key]:>9.2f}  ×{ratio:.2f}")
+    long_over_fresh = memoria[LONG_P50] / memoria["GetMemory p50 @1 ms"]
+    print(f"  GetMemory p50, {LONG_SESSION:,} messages over fresh: ×{long_over_fresh:.2f}")
 
 
 if __name__ == "__main__":

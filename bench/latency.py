@@ -14,15 +14,13 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from memoria.v1 import memory_service_pb2 as pb
 
-from bench.harness.ferretdb import FerretDB, database_url, external_mongodb_uri, ferretdb_binary
 from bench.harness.requests import SEED_CONVERSATION, message
 from bench.harness.server_process import ServerProcess
+from bench.harness.stores import fresh_store_url
 from bench.harness.stubs import Stubs
 
 # FerretDB, the MongoDB the tests use, scans the whole collection on every query
@@ -53,23 +51,6 @@ def time_calls(stubs: Stubs, calls: int) -> dict[str, list[float]]:
         stubs.memory.GetMemory(pb.GetMemoryRequest(session_id=session_id))
         timings["GetMemory"].append(time.perf_counter() - started)
     return timings
-
-
-@contextmanager
-def fresh_store_url(kind: str, work_dir: Path) -> Iterator[str]:
-    """A fresh store of ``kind``; FerretDB runs only while it is in use."""
-    if kind == "sqlite":
-        yield f"sqlite:///{work_dir}/bench.db"
-        return
-    external = external_mongodb_uri()
-    if external is not None:
-        yield database_url(external, f"memoria_bench_{uuid.uuid4().hex[:8]}")
-        return
-    ferretdb = FerretDB(ferretdb_binary(), work_dir / "ferretdb").start()
-    try:
-        yield database_url(ferretdb.uri, "memoria_bench")
-    finally:
-        ferretdb.stop()
 
 
 def _measure(store_url: str, work_dir: Path, calls: int, runs: int) -> dict[str, float]:
