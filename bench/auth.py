@@ -21,8 +21,9 @@ from memoria.v1 import memory_service_pb2 as pb
 
 from bench.harness.requests import SEED_CONVERSATION
 from bench.harness.server_process import ServerProcess
+from bench.harness.stores import fresh_store_url
 from bench.harness.stubs import Stubs
-from bench.latency import fresh_store_url, time_calls
+from bench.latency import time_calls
 from server.domain.api_keys import issue_key
 from server.domain.clock import utc_now
 from server.storage.open import open_store

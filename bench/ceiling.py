@@ -30,7 +30,7 @@ from typing import Any
 
 import grpc
 from memoria.v1 import memory_service_pb2 as pb
-from memoria.v1 import memory_service_pb2_grpc
+from memoria.v1 import memory_service_pb2_grpc, message_pb2
 
 from bench.harness.requests import message
 from bench.harness.server_process import ServerProcess
@@ -102,7 +102,9 @@ async def long_session(stub: Any, count: int) -> float:
         for start in range(0, LONG_SESSION, 500):
             yield pb.ImportMessagesRequest(
                 messages=[
-                    pb.ImportedMessage(role="Jane", role_type=1, content=f"{CONTENT} {n}")
+                    pb.ImportedMessage(
+                        role="Jane", role_type=message_pb2.ROLE_TYPE_USER, content=f"{CONTENT} {n}"
+                    )
                     for n in range(start, start + 500)
                 ]
             )
