@@ -38,6 +38,10 @@ class SqliteWorker:
             ]
         ] = []
         self._lock = threading.Lock()
+        # Writes of this process waiting for the writer thread.
+        self._in_flight = 0
+        self._loop_connection: sqlite3.Connection | None = None
+        self._lone_commits = 0
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Runs ``operation`` on the connection's thread.
@@ -47,10 +51,14 @@ class SqliteWorker:
         alone); each is answered after the COMMIT, so nothing is acknowledged before
         it is durable. One commit for many calls is what lets concurrent writers
         through a single SQLite writer; the whole group is answered with one wake-up
-        of the event loop.
+        of the event loop. A write that finds no other waiting runs at once on the
+        event loop's thread instead (``_run_lone``).
         """
         if not self._group_commit:
             return await self.run_alone(operation)
+        if self._in_flight == 0:
+            with suppress(_Locked):
+                return self._run_lone(operation)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
         with self._lock:
@@ -58,10 +66,42 @@ class SqliteWorker:
             first = len(self._pending) == 1
         if first:
             self._executor.submit(self._run_group)
+        self._in_flight += 1
         try:
             return await done
         except sqlite3.Error as exc:
             raise translated(exc) from exc
+        finally:
+            self._in_flight -= 1
+
+    def _run_lone(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs a lone write in a transaction of its own on the calling (the event
+        loop's) thread: a small write takes less time than the two thread hand-offs
+        it would otherwise wait for. Raises ``_Locked`` when another writer (the
+        writer thread, another process) holds the database: the caller queues it
+        then. The WAL is checkpointed on the writer thread, never here."""
+        if self._loop_connection is None:
+            self._loop_connection = _connect(self._path)
+            self._loop_connection.execute("PRAGMA busy_timeout = 0")  # never wait here
+            self._loop_connection.execute("PRAGMA wal_autocheckpoint = 0")
+        connection = self._loop_connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _Locked from exc
+        try:
+            result = operation(connection)
+            connection.execute("COMMIT")
+        except BaseException as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise translated(exc) from exc
+            raise
+        self._lone_commits += 1
+        if self._lone_commits % _LONE_COMMITS_PER_CHECKPOINT == 0:
+            self._executor.submit(self._call, _checkpoint)
+        return result
 
     async def run_alone(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Runs ``operation`` on the connection's thread by itself, outside any group
@@ -120,6 +160,22 @@ class SqliteWorker:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._loop_connection is not None:
+            self._loop_connection.close()
+            self._loop_connection = None
+
+
+class _Locked(Exception):
+    """Another connection holds the database's write lock."""
+
+
+# Lone writes commit without checkpointing: after this many, the writer thread copies
+# the WAL back into the database (as SQLite's automatic checkpoint would have).
+_LONE_COMMITS_PER_CHECKPOINT = 1000
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 class LoopReader:
