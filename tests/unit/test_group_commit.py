@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,4 +62,53 @@ async def test_results_come_back_in_order(tmp_path: Path, group_commit: bool) ->
     await worker.run_alone(_create)
     results = await asyncio.gather(*(worker.run(_insert(v)) for v in range(50)))
     assert results == list(range(50))
+    await worker.close()
+
+
+async def test_a_lone_write_runs_on_the_event_loop_and_a_locked_one_waits_its_turn(
+    tmp_path: Path,
+) -> None:
+    """A write with no other waiting runs on the calling thread; while another
+    connection (another process) holds the write lock, it is queued for the writer
+    thread, which waits for the lock, and nothing is lost."""
+    path = tmp_path / "t.db"
+    worker = SqliteWorker(path, "test", group_commit=True)
+    await worker.run_alone(_create)
+    loop_thread = threading.get_ident()
+
+    def thread_of_insert(value: int) -> Callable[[sqlite3.Connection], int]:
+        def operation(connection: sqlite3.Connection) -> int:
+            _insert(value)(connection)
+            return threading.get_ident()
+
+        return operation
+
+    assert await worker.run(thread_of_insert(1)) == loop_thread
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t (v) VALUES (2)")
+    write = asyncio.ensure_future(worker.run(thread_of_insert(3)))
+    await asyncio.sleep(0.2)
+    assert not write.done()  # waiting for the lock, on the writer thread
+    other.execute("COMMIT")
+    assert await asyncio.wait_for(write, 10) != loop_thread
+    assert await worker.run(_values) == [1, 2, 3]
+    other.close()
+    await worker.close()
+
+
+async def test_lone_writes_are_checkpointed_by_the_writer_thread(tmp_path: Path) -> None:
+    """Lone writes never checkpoint on the event loop, but the WAL does not grow for
+    ever: every so many commits the writer thread copies it back."""
+    path = tmp_path / "t.db"
+    worker = SqliteWorker(path, "test", group_commit=True)
+    await worker.run_alone(_create)
+    for value in range(2500):
+        await worker.run(_insert(value))
+    with sqlite3.connect(path) as other:
+        _, wal_frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    # Without the checkpoints all 2,500 commits would be in the WAL (two frames each):
+    # once it has been copied back, SQLite writes the WAL over from its start.
+    assert wal_frames < 2500
+    assert await worker.run(_values) == list(range(2500))
     await worker.close()

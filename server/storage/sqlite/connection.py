@@ -42,6 +42,7 @@ class SqliteWorker:
         self._in_flight = 0
         self._loop_connection: sqlite3.Connection | None = None
         self._lone_commits = 0
+        self._checkpoint_due = False
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Runs ``operation`` on the connection's thread.
@@ -56,7 +57,7 @@ class SqliteWorker:
         """
         if not self._group_commit:
             return await self.run_alone(operation)
-        if self._in_flight == 0:
+        if self._in_flight == 0 and not self._checkpoint_due:
             with suppress(_Locked):
                 return self._run_lone(operation)
         loop = asyncio.get_running_loop()
@@ -79,7 +80,8 @@ class SqliteWorker:
         loop's) thread: a small write takes less time than the two thread hand-offs
         it would otherwise wait for. Raises ``_Locked`` when another writer (the
         writer thread, another process) holds the database: the caller queues it
-        then. The WAL is checkpointed on the writer thread, never here."""
+        then. They do not checkpoint the WAL: every so many, the next write goes to
+        the writer thread, which checkpoints first (``_run_group``)."""
         if self._loop_connection is None:
             self._loop_connection = _connect(self._path)
             self._loop_connection.execute("PRAGMA busy_timeout = 0")  # never wait here
@@ -100,7 +102,7 @@ class SqliteWorker:
             raise
         self._lone_commits += 1
         if self._lone_commits % _LONE_COMMITS_PER_CHECKPOINT == 0:
-            self._executor.submit(self._call, _checkpoint)
+            self._checkpoint_due = True
         return result
 
     async def run_alone(self, operation: Callable[[sqlite3.Connection], T]) -> T:
@@ -120,6 +122,14 @@ class SqliteWorker:
         if self._connection is None:
             self._connection = _connect(self._path)
         connection = self._connection
+        if self._checkpoint_due:
+            # While no lone write can add to the WAL, so that the transaction below
+            # finds it wholly copied back and starts it over instead of growing it.
+            self._checkpoint_due = False
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # the writes go on; a later checkpoint catches up
+                log.warning("SQLite checkpoint failed: %s", exc)
         outcomes: list[_Outcome] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -172,10 +182,6 @@ class _Locked(Exception):
 # Lone writes commit without checkpointing: after this many, the writer thread copies
 # the WAL back into the database (as SQLite's automatic checkpoint would have).
 _LONE_COMMITS_PER_CHECKPOINT = 1000
-
-
-def _checkpoint(connection: sqlite3.Connection) -> None:
-    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 class LoopReader:
