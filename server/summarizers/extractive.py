@@ -14,6 +14,7 @@ next fold, and old sentences compete with new ones instead of piling up.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -93,7 +94,7 @@ class ExtractiveSummarizer:
                 if not words or (who, sentence) in seen:
                     continue
                 seen.add((who, sentence))
-                salient = any(c.isdigit() for c in sentence) or any(
+                salient = any(map(str.isdigit, sentence)) or any(
                     w[:1].isupper() for w in sentence.split()[1:]
                 )
                 units.append(_Unit(len(units), who, sentence, words, weight, salient))
@@ -127,12 +128,22 @@ class ExtractiveSummarizer:
                 frequency[word] += unit.weight
         total = sum(frequency.values())
         probability = {word: count / total for word, count in frequency.items()}
-        remaining = list(units)
+        # Lazy greedy: a pick only lowers probabilities, so a score computed earlier
+        # is an upper bound of the unit's score now. The unit on top of the heap is
+        # scored again; if it still beats every other bound it is the best (ties go
+        # to the earlier unit, as in a full scan), else it goes back with its new
+        # score. The same picks as scoring every unit at every step, in far fewer
+        # scorings.
+        bounds = [(-_score(unit, probability), unit.position, unit) for unit in units]
+        heapq.heapify(bounds)
         chosen: list[_Unit] = []
         used = 0
-        while remaining:
-            best = max(remaining, key=lambda u: (_score(u, probability), -u.position))
-            remaining.remove(best)
+        while bounds:
+            _, position, best = heapq.heappop(bounds)
+            score = _score(best, probability)
+            if bounds and (score, -position) < (-bounds[0][0], -bounds[0][1]):
+                heapq.heappush(bounds, (-score, position, best))
+                continue
             if used + best.tokens > self._budget:
                 continue
             chosen.append(best)
