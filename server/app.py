@@ -18,6 +18,7 @@ from server.api.health import SUMMARIZER_SERVICE, StoreHealth
 from server.api.tls import server_credentials
 from server.config import Settings, without_password
 from server.domain.authentication import Authenticator, anonymous
+from server.domain.call_load import CallLoad
 from server.domain.errors import ConfigurationError
 from server.domain.memory import MemoryManager
 from server.domain.ports.keys import KeyStore
@@ -75,6 +76,7 @@ async def running_server(
             settings.listen,
         )
     counter = TiktokenCounter(load_encoding(settings.token_encoding, settings.tiktoken_cache_dir))
+    load = CallLoad()
     async with (
         open_summarizer(
             settings.summarizer,
@@ -82,7 +84,7 @@ async def running_server(
             token_budget=settings.summary_token_budget,
             llm=_llm_endpoint(settings),
         ) as summarizer,
-        open_store(settings.store_url) as store,
+        open_store(settings.store_url, load) as store,
     ):
         health = StoreHealth(store.ping, SERVICE_NAMES, settings.health_interval)
         domain = _build_domain(settings, store, summarizer, counter, health)
@@ -94,6 +96,7 @@ async def running_server(
             authenticate=_authenticate(settings, store),
             max_request_bytes=settings.max_request_bytes,
             share_port=share_port,
+            load=load,
         )
         port = _add_port(server, settings)
         await health.start()

@@ -20,6 +20,7 @@ from server.api.memory_servicer import MemoryServicer
 from server.api.reflection import enable_reflection
 from server.api.session_servicer import SessionServicer
 from server.api.user_servicer import UserServicer
+from server.domain.call_load import CallLoad
 from server.domain.memory import MemoryManager
 from server.domain.sessions import SessionManager
 from server.domain.users import UserManager
@@ -42,15 +43,16 @@ def create_grpc_server(
     authenticate: Authenticate,
     max_request_bytes: int,
     share_port: bool = False,
+    load: CallLoad | None = None,
 ) -> grpc.aio.Server:
     """A server with every service registered; the caller adds a port and starts it.
 
     ``authenticate`` turns each call's ``authorization`` metadata into its caller
-    (health and reflection excepted).
+    (health and reflection excepted); ``load`` counts the calls in progress.
     """
     server = grpc.aio.server(
         # CallBoundary first: it logs and maps the refusals of Authentication too.
-        interceptors=[CallBoundary(), Authentication(authenticate)],
+        interceptors=[CallBoundary(load), Authentication(authenticate)],
         options=[
             # Requests only: responses are bounded by the domain's response budget,
             # and reflection and health must never be cut by a request limit.

@@ -20,6 +20,7 @@ import grpc
 from server.api.access_log import CallRecord
 from server.api.decoding import Behavior, Context, decoded_request, decoded_stream, tolerant
 from server.api.status import INTERNAL_ERROR, status_of
+from server.domain.call_load import CallLoad
 from server.domain.errors import MemoriaError
 
 __all__ = ["CallBoundary"]
@@ -39,7 +40,8 @@ class CallBoundary(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     (logged with their stack trace), refuses undecodable requests with
     INVALID_ARGUMENT, and writes one access-log line per RPC."""
 
-    def __init__(self) -> None:
+    def __init__(self, load: CallLoad | None = None) -> None:
+        self._load = load or CallLoad()  # counts the calls with one answer
         # Per method: the handler last seen, and it wrapped.
         self._wrapped: dict[str, tuple[Any, Any]] = {}
 
@@ -57,23 +59,23 @@ class CallBoundary(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         known = self._wrapped.get(method)
         if known is not None and known[0] is handler:
             return known[1]
-        wrapped = _wrap(method, handler)
+        wrapped = _wrap(method, handler, self._load)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
 
-def _wrap(method: str, handler: Any) -> Any:
+def _wrap(method: str, handler: Any, load: CallLoad) -> Any:
     """``handler`` inside the boundary."""
     deserialize = tolerant(handler.request_deserializer)
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(
-            _unary_response(method, decoded_request(handler.unary_unary, _current_record)),
+            _unary_response(method, decoded_request(handler.unary_unary, _current_record), load),
             deserialize,
             handler.response_serializer,
         )
     if handler.stream_unary:
         return grpc.stream_unary_rpc_method_handler(
-            _unary_response(method, decoded_stream(handler.stream_unary, _current_record)),
+            _unary_response(method, decoded_stream(handler.stream_unary, _current_record), load),
             deserialize,
             handler.response_serializer,
         )
@@ -90,10 +92,14 @@ def _wrap(method: str, handler: Any) -> Any:
     )
 
 
-def _unary_response(method: str, behavior: Behavior) -> Behavior:
+def _unary_response(method: str, behavior: Behavior, load: CallLoad) -> Behavior:
     async def wrapped(request: Any, context: Context) -> Any:
-        async with _boundary(method, context):
-            return await behavior(request, context)
+        load.calls += 1
+        try:
+            async with _boundary(method, context):
+                return await behavior(request, context)
+        finally:
+            load.calls -= 1
 
     return wrapped
 

@@ -65,6 +65,29 @@ async def test_results_come_back_in_order(tmp_path: Path, group_commit: bool) ->
     await worker.close()
 
 
+def _thread_of_insert(value: int) -> Callable[[sqlite3.Connection], int]:
+    def operation(connection: sqlite3.Connection) -> int:
+        _insert(value)(connection)
+        return threading.get_ident()
+
+    return operation
+
+
+async def test_only_a_small_write_of_a_call_that_is_alone_runs_on_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    busy = False
+    worker = SqliteWorker(tmp_path / "t.db", "test", group_commit=True, alone=lambda: not busy)
+    await worker.run_alone(_create)
+    loop_thread = threading.get_ident()
+    assert await worker.run(_thread_of_insert(1), small=True) == loop_thread
+    assert await worker.run(_thread_of_insert(2)) != loop_thread  # not small
+    busy = True  # other calls in progress: their writes are grouped on the writer thread
+    assert await worker.run(_thread_of_insert(3), small=True) != loop_thread
+    assert await worker.run(_values) == [1, 2, 3]
+    await worker.close()
+
+
 async def test_a_lone_write_runs_on_the_event_loop_and_a_locked_one_waits_its_turn(
     tmp_path: Path,
 ) -> None:
@@ -75,19 +98,11 @@ async def test_a_lone_write_runs_on_the_event_loop_and_a_locked_one_waits_its_tu
     worker = SqliteWorker(path, "test", group_commit=True)
     await worker.run_alone(_create)
     loop_thread = threading.get_ident()
-
-    def thread_of_insert(value: int) -> Callable[[sqlite3.Connection], int]:
-        def operation(connection: sqlite3.Connection) -> int:
-            _insert(value)(connection)
-            return threading.get_ident()
-
-        return operation
-
-    assert await worker.run(thread_of_insert(1)) == loop_thread
+    assert await worker.run(_thread_of_insert(1), small=True) == loop_thread
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO t (v) VALUES (2)")
-    write = asyncio.ensure_future(worker.run(thread_of_insert(3)))
+    write = asyncio.ensure_future(worker.run(_thread_of_insert(3), small=True))
     await asyncio.sleep(0.2)
     assert not write.done()  # waiting for the lock, on the writer thread
     other.execute("COMMIT")
@@ -104,7 +119,7 @@ async def test_lone_writes_are_checkpointed_by_the_writer_thread(tmp_path: Path)
     worker = SqliteWorker(path, "test", group_commit=True)
     await worker.run_alone(_create)
     for value in range(2500):
-        await worker.run(_insert(value))
+        await worker.run(_insert(value), small=True)
     with sqlite3.connect(path) as other:
         _, wal_frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     # Without the checkpoints all 2,500 commits would be in the WAL (two frames each):

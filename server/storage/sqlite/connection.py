@@ -27,7 +27,14 @@ log = logging.getLogger("memoria.storage.sqlite")
 
 
 class SqliteWorker:
-    def __init__(self, path: Path, name: str, *, group_commit: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        *,
+        group_commit: bool = False,
+        alone: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._connection: sqlite3.Connection | None = None
@@ -41,10 +48,11 @@ class SqliteWorker:
         # Writes of this process waiting for the writer thread.
         self._in_flight = 0
         self._loop_connection: sqlite3.Connection | None = None
+        self._alone = alone
         self._lone_commits = 0
         self._checkpoint_due = False
 
-    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, operation: Callable[[sqlite3.Connection], T], *, small: bool = False) -> T:
         """Runs ``operation`` on the connection's thread.
 
         With group commit, the writes waiting when the thread gets to them run in one
@@ -52,12 +60,16 @@ class SqliteWorker:
         alone); each is answered after the COMMIT, so nothing is acknowledged before
         it is durable. One commit for many calls is what lets concurrent writers
         through a single SQLite writer; the whole group is answered with one wake-up
-        of the event loop. A write that finds no other waiting runs at once on the
-        event loop's thread instead (``_run_lone``).
+        of the event loop.
+
+        A ``small`` write of a call that is alone (``alone()``: no other call in
+        progress, no other write waiting) runs at once on the event loop's thread
+        instead (``_run_lone``): that is faster for one call, while among many the
+        loop's time is better spent on the calls and the writes are grouped.
         """
         if not self._group_commit:
             return await self.run_alone(operation)
-        if self._in_flight == 0 and not self._checkpoint_due:
+        if small and self._in_flight == 0 and not self._checkpoint_due and self._alone():
             with suppress(_Locked):
                 return self._run_lone(operation)
         loop = asyncio.get_running_loop()

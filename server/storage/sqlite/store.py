@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from server.domain.api_keys import ApiKey
+from server.domain.call_load import CallLoad
 from server.domain.errors import ConfigurationError
 from server.domain.models import (
     AppendResult,
@@ -30,6 +31,9 @@ __all__ = ["SqliteStore", "path_from_url"]
 
 # Reads of at most this many rows run on the event loop (``LoopReader``).
 _QUICK_READ_ROWS = 100
+# Appends of at most this many messages may be written on the event loop, when their
+# call is the only one in progress (``SqliteWorker.run``).
+_SMALL_APPEND = 16
 
 
 def path_from_url(url: str) -> Path:
@@ -49,15 +53,16 @@ class SqliteStore:
     In WAL mode readers see the last committed state and never wait for the writer.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, load: CallLoad | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = SqliteWorker(path, "sqlite-writer", group_commit=True)
+        alone = (load or CallLoad()).alone
+        self._writer = SqliteWorker(path, "sqlite-writer", group_commit=True, alone=alone)
         self._reader = SqliteWorker(path, "sqlite-reader")
         self._quick = LoopReader(path)  # reads of at most a few rows
 
     @classmethod
-    def from_url(cls, url: str) -> SqliteStore:
-        return cls(path_from_url(url))
+    def from_url(cls, url: str, load: CallLoad | None = None) -> SqliteStore:
+        return cls(path_from_url(url), load)
 
     async def setup(self) -> None:
         await self._writer.run_alone(migrate)
@@ -118,7 +123,8 @@ class SqliteStore:
         self, session_id: str, messages_: Sequence[NewMessage], now: datetime
     ) -> AppendResult:
         return await self._writer.run(
-            partial(messages.append_messages, session_id=session_id, messages=messages_, now=now)
+            partial(messages.append_messages, session_id=session_id, messages=messages_, now=now),
+            small=len(messages_) <= _SMALL_APPEND,
         )
 
     async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
