@@ -6,7 +6,10 @@ mongodb``: ``MEMORIA_TEST_MONGODB_URI`` or a FerretDB started for the purpose),
 each in its own process, and drives both with the same asyncio client:
 AddMemory (one ~200-byte message) and GetMemory (a window of 12) at one call in
 flight (p50, p99) and at 32 in flight over 32 sessions (calls per second), and
-GetMemory at one in flight on a session of 10,000 messages (``--long-session``). Prints each run and
+GetMemory at one in flight on a session of 10,000 messages (``--long-session``).
+At 32 in flight it also takes the CPU time the server (all its processes) and
+the client spent per call: figures that other load on the machine disturbs
+less than rates do. Prints each run and
 the median of the runs, each Memoria figure with its ratio to the echo's (the
 long session's to the echo's GetMemory), and the long session's p50 over a
 fresh session's.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -44,14 +48,15 @@ Call = Callable[[], Awaitable[object]]
 
 
 @contextmanager
-def echo_server() -> Iterator[str]:
+def echo_server() -> Iterator[tuple[str, int]]:
+    """The echo's address and process id."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.echo_server"], stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     address = process.stdout.readline().split()[-1]
     try:
-        yield address
+        yield address, process.pid
     finally:
         process.terminate()
         process.wait(10)
@@ -76,8 +81,23 @@ async def latencies(call: Call, count: int) -> tuple[float, float]:
     return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
 
 
-async def rate(make_calls: list[Call], seconds: float) -> float:
-    """Calls per second with one caller per entry of ``make_calls`` in flight."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process ``pid`` and its descendants (its workers)."""
+    ticks = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def rate(make_calls: list[Call], seconds: float, server_pid: int) -> tuple[float, ...]:
+    """Calls per second with one caller per entry of ``make_calls`` in flight, and the
+    server's and this client's CPU time per call, in microseconds."""
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -87,9 +107,16 @@ async def rate(make_calls: list[Call], seconds: float) -> float:
             await call()
             done += 1
 
-    started = time.perf_counter()
+    started, server_cpu, client_cpu = (
+        time.perf_counter(),
+        cpu_seconds(server_pid),
+        time.process_time(),
+    )
     await asyncio.gather(*(caller(call) for call in make_calls))
-    return done / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    server_us = (cpu_seconds(server_pid) - server_cpu) / done * 1e6
+    client_us = (time.process_time() - client_cpu) / done * 1e6
+    return done / elapsed, server_us, client_us
 
 
 async def long_session(stub: Any, count: int, size: int) -> float:
@@ -117,7 +144,7 @@ async def long_session(stub: Any, count: int, size: int) -> float:
 
 
 async def measure(
-    address: str, count: int, seconds: float, connections: int, long_size: int
+    address: str, pid: int, count: int, seconds: float, connections: int, long_size: int
 ) -> dict[str, float]:
     # One TCP connection per channel: with several, SO_REUSEPORT workers all get work.
     options = [("grpc.use_local_subchannel_pool", 1)]
@@ -133,9 +160,11 @@ async def measure(
         for name in ("AddMemory", "GetMemory"):
             p50, p99 = await latencies(sessions[0][name], count)
             figures[f"{name} p50 @1 ms"], figures[f"{name} p99 @1 ms"] = p50, p99
-            figures[f"{name} @{IN_FLIGHT} /s"] = await rate(
-                [session[name] for session in sessions], seconds
-            )
+            (
+                figures[f"{name} @{IN_FLIGHT} /s"],
+                figures[f"{name} @{IN_FLIGHT} server CPU us/call"],
+                figures[f"{name} @{IN_FLIGHT} client CPU us/call"],
+            ) = await rate([session[name] for session in sessions], seconds, pid)
         figures[LONG_P50] = await long_session(stubs[0], count, long_size)
         return figures
     finally:
@@ -162,7 +191,7 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory() as work,
         fresh_store_url(args.store, Path(work)) as store_url,
-        echo_server() as echo,
+        echo_server() as (echo, echo_pid),
     ):
         server = ServerProcess(
             store_url,
@@ -173,11 +202,18 @@ def main() -> None:
         try:
             for number in range(1, args.runs + 1):
                 ceiling = asyncio.run(
-                    measure(echo, args.calls, args.seconds, connections, args.long_session)
+                    measure(
+                        echo, echo_pid, args.calls, args.seconds, connections, args.long_session
+                    )
                 )
                 memoria = asyncio.run(
                     measure(
-                        server.address, args.calls, args.seconds, connections, args.long_session
+                        server.address,
+                        server.pid,
+                        args.calls,
+                        args.seconds,
+                        connections,
+                        args.long_session,
                     )
                 )
                 runs.append((ceiling, memoria))
