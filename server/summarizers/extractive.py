@@ -39,6 +39,8 @@ _STOPWORD_TEXT = """a about above after again against all am an and any are as a
     yes ok okay oh well also really like get got go going know think want need one two s t ll
     re ve d m don didn doesn isn aren wasn weren won wouldn couldn shouldn"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Candidate lines whose token counts are kept (a few MB at most).
+_KNOWN_LINES = 20_000
 # Previous-summary sentences stand for a longer history than one new message.
 _PREVIOUS_WEIGHT = 2
 
@@ -59,6 +61,9 @@ class ExtractiveSummarizer:
         self._tokens = tokens
         self._budget = budget
         self._max_sentence_tokens = max(16, budget // 4)
+        # Token counts of recent candidate lines: a session's summary is folded again
+        # every few messages, and most of its sentences come back each time.
+        self._known_tokens: dict[str, int] = {}
 
     @property
     def name(self) -> str:
@@ -70,7 +75,7 @@ class ExtractiveSummarizer:
         units = await asyncio.to_thread(self._units, previous, messages)
         if not units:
             return previous
-        counts = await self._tokens.count([_line(u.speaker, u.text) for u in units])
+        counts = await self._line_tokens([_line(u.speaker, u.text) for u in units])
         for unit, count in zip(units, counts, strict=True):
             unit.tokens = count
         await self._shorten_long_sentences(units)
@@ -82,6 +87,15 @@ class ExtractiveSummarizer:
             chosen = chosen[:-1]
             summary = _render(sorted(chosen, key=lambda u: u.position))
         return summary
+
+    async def _line_tokens(self, lines: list[str]) -> list[int]:
+        known = self._known_tokens
+        new = [line for line in dict.fromkeys(lines) if line not in known]
+        if new:
+            if len(known) + len(new) > _KNOWN_LINES:
+                known.clear()
+            known.update(zip(new, await self._tokens.count(new), strict=True))
+        return [known[line] for line in lines]
 
     def _units(self, previous: str, messages: Sequence[Message]) -> list[_Unit]:
         units: list[_Unit] = []
@@ -116,7 +130,7 @@ class ExtractiveSummarizer:
             for unit in long_units:
                 keep = max(1, int(len(unit.text) * limit / unit.tokens * 0.9))
                 unit.text = unit.text[:keep].rstrip() + "…"
-            counts = await self._tokens.count([_line(u.speaker, u.text) for u in long_units])
+            counts = await self._line_tokens([_line(u.speaker, u.text) for u in long_units])
             for unit, count in zip(long_units, counts, strict=True):
                 unit.tokens = count
 
