@@ -136,6 +136,13 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             last_sequence=report.last_sequence,
         )
 
+    async def SearchMemory(
+        self, request: pb.SearchMemoryRequest, context: Context
+    ) -> pb.SearchMemoryResponse:
+        # The contract comes first so that other branches can build on it.
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "SearchMemory is not served yet")
+        raise AssertionError("abort raises")
+
 
 async def _import_batches(
     requests: AsyncIterable[pb.ImportMessagesRequest],
