@@ -61,6 +61,8 @@ MESSAGE_INDEXES = [
     IndexModel([("session_id", ASCENDING), ("sequence", ASCENDING)], name="position", unique=True),
     # One message per uuid in a session: what makes appends idempotent.
     IndexModel([("session_id", ASCENDING), ("uuid", ASCENDING)], name="uuid", unique=True),
+    # Keyword search: a session's messages holding a term (multikey over the array).
+    IndexModel([("session_id", ASCENDING), ("terms", ASCENDING)], name="terms"),
 ]
 USER_INDEXES = [NEWEST_FIRST_INDEX]
 # One summary per version of a session: the guard of the compare-and-set (see
