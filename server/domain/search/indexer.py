@@ -102,6 +102,18 @@ class SearchIndexer:
         self._closed = True
         await cancel_all([*self._tasks.values(), *filter(None, [self._resume_task])])
 
+    async def warm_up(self, *, within: float) -> None:
+        """Embeds one text, so that a local model is loaded before the first write
+        rather than during it (its memory is a fixed cost, not a write's). A failure
+        is only logged: indexing retries later."""
+        if self._embedder is None:
+            return
+        try:
+            async with asyncio.timeout(within):
+                await self._embedder.embed(["warm-up"])
+        except (EmbedderError, TimeoutError) as exc:
+            log.warning("embedder %s is not ready: %s", self._embedder.name, exc or "timeout")
+
     async def index_now(self, session_id: str) -> None:
         """Indexes the session until caught up, in the caller's task (for tests and
         tools); raises what the embedder raises."""
