@@ -44,6 +44,13 @@ __all__ = ["DEFAULT_SETTINGS", "SearchIndexer"]
 log = logging.getLogger("memoria.search")
 # As summary folding's, resting less: analyzing terms is cheap.
 DEFAULT_SETTINGS = WorkerSettings(duty_cycle=0.5)
+# Writes go first: a step of indexing waits until no append has come for QUIET
+# seconds, but never more than PATIENCE seconds. An import streams appends without
+# pause, and indexing costs more CPU per message than storing it (embedding above
+# all), so indexing beside it would slow it down; it catches up afterwards. Steady
+# chat traffic still gets a step every PATIENCE seconds per session.
+QUIET = 0.2
+PATIENCE = 5.0
 
 
 class SearchIndexer:
@@ -80,11 +87,13 @@ class SearchIndexer:
         self._embedding_retry_at: dict[str, float] = {}
         self._resume_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._last_append = 0.0  # monotonic
 
     def appended(self, session_id: str, last_sequence: int) -> None:
         """Messages were appended: index them in the background."""
         if self._closed:
             return
+        self._last_append = time.monotonic()
         if session_id in self._tasks:
             self._wakeups[session_id].set()
             return
@@ -117,7 +126,7 @@ class SearchIndexer:
     async def index_now(self, session_id: str) -> None:
         """Indexes the session until caught up, in the caller's task (for tests and
         tools); raises what the embedder raises."""
-        await self._index_once(session_id, embed=True)
+        await self._index_once(session_id, embed=True, patient=False)
 
     async def _resume(self) -> None:
         resumed = await resume_sessions(
@@ -181,8 +190,9 @@ class SearchIndexer:
             if self._embedding_retry_at.pop(session_id, None) is not None:
                 await self._embedder_works(session_id)  # e.g. stopped or deleted meanwhile
 
-    async def _index_once(self, session_id: str, *, embed: bool) -> bool:
-        """Indexes until caught up; False when another process holds the lease."""
+    async def _index_once(self, session_id: str, *, embed: bool, patient: bool = True) -> bool:
+        """Indexes until caught up; False when another process holds the lease.
+        ``patient``: let writes go first (see ``QUIET``)."""
         if not self._behind(await self._state(session_id), embed):
             return True
         async with self._slots:
@@ -190,6 +200,8 @@ class SearchIndexer:
                 return False
             try:
                 while self._behind(state := await self._state(session_id), embed):
+                    if patient:
+                        await self._after_writes()
                     if not await self._lease.take(session_id):
                         return False
                     assert state is not None
@@ -203,6 +215,16 @@ class SearchIndexer:
             finally:
                 await self._lease.give_back(session_id)
         return True
+
+    async def _after_writes(self) -> None:
+        """Returns once no append came for ``QUIET`` seconds, or after ``PATIENCE``."""
+        give_up = time.monotonic() + PATIENCE
+        while True:
+            now = time.monotonic()
+            wait = min(QUIET - (now - self._last_append), give_up - now)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
 
     def _behind(self, state: IndexState | None, embed: bool) -> bool:
         if state is None:
