@@ -271,6 +271,10 @@ class Store(Protocol):
         """Up to ``limit`` messages of those sessions whose stored terms include at
         least one of ``terms``, each with all its terms, in no particular order."""
 
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        """The messages of the session stored at ``sequences`` (those still stored), in
+        no particular order."""
+
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         """How many messages of those sessions have stored terms, and their total
         number of terms."""

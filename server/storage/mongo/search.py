@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from bson import Binary
 from pymongo import ASCENDING, UpdateOne
 
+from server.domain.models import Message
 from server.domain.search.records import (
     IndexState,
     MessageTerms,
@@ -31,6 +32,7 @@ __all__ = [
     "WITHOUT_INDEX",
     "index_states",
     "keyword_candidates",
+    "messages_at",
     "save_message_terms",
     "save_message_vectors",
     "sessions_to_index",
@@ -146,14 +148,22 @@ async def keyword_candidates(
     documents = await (
         collections.messages.find(
             {"session_id": {"$in": list(session_ids)}, "terms": {"$in": list(terms)}},
-            projection={"vector": False},
+            projection={"_id": False, "session_id": True, "sequence": True, "terms": True},
         )
         .limit(limit)
         .to_list()
     )
-    return [
-        TermsHit(d["session_id"], message_from_document(d), tuple(d["terms"])) for d in documents
-    ]
+    return [TermsHit(d["session_id"], d["sequence"], tuple(d["terms"])) for d in documents]
+
+
+async def messages_at(
+    collections: Collections, session_id: str, sequences: Sequence[int]
+) -> list[Message]:
+    documents = await collections.messages.find(
+        {"session_id": session_id, "sequence": {"$in": list(sequences)}},
+        projection=WITHOUT_INDEX,
+    ).to_list()
+    return [message_from_document(d) for d in documents]
 
 
 async def term_statistics(collections: Collections, session_ids: Sequence[str]) -> TermStatistics:
@@ -184,13 +194,13 @@ async def vectors_before(
                 "sequence": {"$lt": before_sequence},
                 "vector": {"$exists": True},
             },
-            projection={"terms": False},
+            projection={"_id": False, "sequence": True, "vector": True, "vector_scale": True},
         )
         .sort("sequence", -1)
         .limit(limit)
         .to_list()
     )
     return [
-        VectorHit(d["session_id"], message_from_document(d), bytes(d["vector"]), d["vector_scale"])
+        VectorHit(session_id, d["sequence"], bytes(d["vector"]), d["vector_scale"])
         for d in documents
     ]
