@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import struct_pb2, timestamp_pb2
+from grpc_health.v1 import health_pb2
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
 from memoria.v1 import session_service_pb2 as spb
@@ -18,6 +20,7 @@ from bench.harness.requests import message
 from bench.harness.server_process import ServerProcess
 from bench.harness.stubs import Stubs
 from tests.support.errors import call_error, error_info, field_violations
+from tests.support.llm_endpoint import LlmEndpoint
 from tests.support.search import search_indexed
 
 CONVERSATION = [
@@ -195,3 +198,74 @@ def test_without_an_embedder_search_is_keyword_only(keyword_only: Stubs, session
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_info(error)["reason"] == "EMBEDDER_DISABLED"
+
+
+@pytest.fixture
+def endpoint() -> Iterator[LlmEndpoint]:
+    running = LlmEndpoint().start()
+    yield running
+    running.stop()
+
+
+def test_a_failing_embedder_is_retried_reported_and_keyword_search_goes_on(
+    store_url: str, tmp_path: Path, endpoint: LlmEndpoint
+) -> None:
+    """An embeddings endpoint that fails: health says so, writes and keyword search go
+    on, and semantic indexing catches up once it answers again."""
+    endpoint.failing = True
+    server = ServerProcess(
+        store_url,
+        tmp_path,
+        {
+            "MEMORIA_EMBEDDER": "openai",
+            "MEMORIA_EMBEDDINGS_BASE_URL": endpoint.base_url,
+            "MEMORIA_EMBEDDINGS_MODEL": "tiny-embedder",
+            "MEMORIA_SUMMARY_RETRY_INITIAL": "0.05",
+            "MEMORIA_SUMMARY_RETRY_MAX": "0.2",
+            "NO_PROXY": "127.0.0.1",
+        },
+    ).start()
+    stubs = Stubs.connect(server.address)
+    try:
+        add(stubs, "flaky", *CONVERSATION)
+        wait_for(lambda: health(stubs, EMBEDDER) == NOT_SERVING)
+        wait_for(lambda: endpoint.failures >= 3)
+        assert health(stubs, "memoria.v1.MemoryService") == SERVING
+        request = pb.SearchMemoryRequest(session_id="flaky", query="bill")
+        keyword = search_indexed(stubs, merged(request, search_type=pb.SEARCH_TYPE_KEYWORD))
+        assert contents(keyword) == [CONVERSATION[1].content]
+        fallback = stubs.memory.SearchMemory(request)  # unspecified: keyword meanwhile
+        assert (fallback.search_type, contents(fallback)) == (
+            pb.SEARCH_TYPE_KEYWORD,
+            [CONVERSATION[1].content],
+        )
+        semantic = merged(request, search_type=pb.SEARCH_TYPE_SEMANTIC)
+        error = call_error(lambda: stubs.memory.SearchMemory(semantic))
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_info(error)["reason"] == "EMBEDDER_FAILING"
+        assert server.wait_for_log("embedder openai-compatible")
+
+        endpoint.failing = False
+        wait_for(lambda: health(stubs, EMBEDDER) == SERVING)
+        recovered = search_indexed(stubs, semantic)
+        assert len(recovered.results) == len(CONVERSATION)
+    finally:
+        stubs.close()
+        server.stop()
+
+
+EMBEDDER = "memoria.v1.Embedder"
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def health(stubs: Stubs, service: str) -> int:
+    status: int = stubs.health.Check(health_pb2.HealthCheckRequest(service=service)).status
+    return status
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)

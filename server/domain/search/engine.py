@@ -125,6 +125,7 @@ class _Item:
 
     key: str
     sequence: int
+    uuid: str = ""
     message: Message | None = None
     summary: Summary | None = None
     score: float = 0.0
@@ -299,7 +300,7 @@ class SearchEngine:
             hits = await self._store.keyword_candidates(keys, request.terms, cap + 1)
             ranking.truncated = len(hits) > cap
             candidates = [
-                _Item(hit.session_id, hit.sequence, terms=hit.terms) for hit in hits[:cap]
+                _Item(hit.session_id, hit.sequence, hit.uuid, terms=hit.terms) for hit in hits[:cap]
             ]
             statistics = await self._store.term_statistics(keys)
             documents, total_length = statistics.documents, statistics.total_length
@@ -358,7 +359,7 @@ class SearchEngine:
                 asked = min(self._settings.scan_batch, budget)
                 batch = await self._store.vectors_before(key, before_sequence=before, limit=asked)
                 budget -= len(batch)
-                items = [_Item(hit.session_id, hit.sequence) for hit in batch]
+                items = [_Item(hit.session_id, hit.sequence, hit.uuid) for hit in batch]
                 rows = dequantize([(hit.vector, hit.scale) for hit in batch], query.shape[0])
                 for item, row, score in zip(items, rows, cosine_scores(query, rows), strict=True):
                     item.vector, item.score = row, float(score)
@@ -391,7 +392,8 @@ class SearchEngine:
         return chosen[:depth]
 
     async def _loaded(self, items: list[_Item]) -> list[_Item]:
-        """``items`` with their messages read, less those deleted meanwhile; in order."""
+        """``items`` with their messages read, less those whose message is gone (deleted,
+        or another one at that position since); in order."""
         wanted: dict[str, list[int]] = {}
         for item in items:
             if item.message is None and item.summary is None:
@@ -402,7 +404,8 @@ class SearchEngine:
                 found[(key, message.sequence)] = message
         for item in items:
             if item.message is None and item.summary is None:
-                item.message = found.get(item.identity)
+                stored = found.get(item.identity)
+                item.message = stored if stored and stored.uuid == item.uuid else None
         return [item for item in items if item.message is not None or item.summary is not None]
 
     @staticmethod

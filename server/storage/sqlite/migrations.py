@@ -110,6 +110,7 @@ MIGRATIONS: list[str] = [
         id       INTEGER PRIMARY KEY,
         session_id TEXT NOT NULL,
         sequence INTEGER NOT NULL,
+        uuid     TEXT NOT NULL,
         scope    TEXT NOT NULL,
         terms    TEXT NOT NULL,
         length   INTEGER NOT NULL,

@@ -77,13 +77,13 @@ def save_message_terms(
     scope = _scope(session_id)
     with transaction(connection, write=True):
         connection.executemany(
-            "INSERT INTO message_index (session_id, sequence, scope, terms, length)"
-            f" SELECT ?, ?, ?, ?, ? WHERE {_STILL_STORED}"
+            "INSERT INTO message_index (session_id, sequence, uuid, scope, terms, length)"
+            f" SELECT ?, ?, ?, ?, ?, ? WHERE {_STILL_STORED}"
             " ON CONFLICT (session_id, sequence) DO NOTHING",
             [
-                (*(session_id, t.sequence, scope, " ".join(t.terms), len(t.terms)), *still_stored)
+                (session_id, t.sequence, t.uuid, scope, " ".join(t.terms), len(t.terms), *key)
                 for t in terms
-                for still_stored in [(session_id, t.sequence, t.uuid)]
+                for key in [(session_id, t.sequence, t.uuid)]
             ],
         )
         _advance(connection, "terms_through", session_id, through)
@@ -133,13 +133,13 @@ def keyword_candidates(
         query = f"scope : ({_quoted([_scope(s) for s in chunk])}) AND terms : ({_quoted(terms)})"
         # CROSS JOIN keeps the FTS5 query the outer loop: run once, not once per row.
         rows = connection.execute(
-            "SELECT i.session_id, i.sequence, i.terms FROM message_index_fts AS f"
+            "SELECT i.session_id, i.sequence, i.uuid, i.terms FROM message_index_fts AS f"
             " CROSS JOIN message_index AS i ON i.id = f.rowid"
             f" WHERE message_index_fts MATCH ? AND i.session_id IN ({_marks(len(chunk))})"
             " LIMIT ?",
             (query, *chunk, limit - len(hits)),
         ).fetchall()
-        hits.extend(TermsHit(key, sequence, _split(terms)) for key, sequence, terms in rows)
+        hits.extend(TermsHit(key, seq, uuid, _split(terms)) for key, seq, uuid, terms in rows)
         if len(hits) >= limit:
             break
     return hits
@@ -166,12 +166,12 @@ def vectors_before(
     connection: sqlite3.Connection, session_id: str, before_sequence: int, limit: int
 ) -> list[VectorHit]:
     rows: list[tuple[Any, ...]] = connection.execute(
-        "SELECT sequence, vector, scale FROM message_index"
+        "SELECT sequence, uuid, vector, scale FROM message_index"
         " WHERE session_id = ? AND sequence < ? AND vector IS NOT NULL"
         " ORDER BY sequence DESC LIMIT ?",
         (session_id, before_sequence, limit),
     ).fetchall()
-    return [VectorHit(session_id, sequence, vector, scale) for sequence, vector, scale in rows]
+    return [VectorHit(session_id, *row) for row in rows]
 
 
 def messages_at(
