@@ -51,6 +51,9 @@ DEFAULT_SETTINGS = WorkerSettings(duty_cycle=0.5)
 # chat traffic still gets a step every PATIENCE seconds per session.
 QUIET = 0.2
 PATIENCE = 5.0
+# Texts per call of the embedder: a local model's working memory grows with the
+# batch (wordllama: about 2 MB per 512-token text), so a step embeds a few at a time.
+EMBED_CHUNK = 16
 
 
 class SearchIndexer:
@@ -257,11 +260,12 @@ class SearchIndexer:
             return
         messages = [m for m in messages if m.sequence <= state.terms_through]
         vectors: list[MessageVector] = []
-        if messages:
-            embedded = quantize(await self._embedder.embed([m.content for m in messages]))
-            vectors = [
+        for start in range(0, len(messages), EMBED_CHUNK):
+            chunk = messages[start : start + EMBED_CHUNK]
+            embedded = quantize(await self._embedder.embed([m.content for m in chunk]))
+            vectors += [
                 MessageVector(m.sequence, m.uuid, vector, scale)
-                for m, (vector, scale) in zip(messages, embedded, strict=True)
+                for m, (vector, scale) in zip(chunk, embedded, strict=True)
             ]
         through = messages[-1].sequence if messages else state.terms_through
         await self._store.save_message_vectors(session_id, vectors, through)
