@@ -161,6 +161,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
+    search_max_scan: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="most messages one SearchMemory call reads (keyword candidates, embeddings"
+        " newest first); beyond it the answer says truncated",
+    )
+    search_index_batch: int = Field(
+        500, ge=1, le=10_000, description="messages analyzed or embedded per indexing step"
+    )
 
     @model_validator(mode="after")
     def _one_message_fits_a_response(self) -> Settings:
