@@ -192,13 +192,14 @@ run-ferretdb: $(FERRETDB) ## Serve FerretDB (MongoDB wire protocol) on 127.0.0.1
 		--debug-addr=- --telemetry=disable --log-level=warn
 
 .PHONY: bench
-bench: $(BIN)/.installed $(FERRETDB) ## Print latency, streaming, summarizer and client-overhead figures of a live server
+bench: $(BIN)/.installed $(FERRETDB) ## Print latency, streaming, summarizer, client-overhead and search figures of a live server
 	$(BIN)/python -m bench.ceiling
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.summarizer
 	$(BIN)/python -m bench.streams
 	$(BIN)/python -m bench.client_overhead
 	$(BIN)/python -m bench.auth
+	$(BIN)/python -m bench.search
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and local data

@@ -8,28 +8,34 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 
 from server.api.authentication import Authenticate
 from server.api.grpc_server import SERVICE_NAMES, create_grpc_server
-from server.api.health import SUMMARIZER_SERVICE, StoreHealth
+from server.api.health import EMBEDDER_SERVICE, SUMMARIZER_SERVICE, StoreHealth
 from server.api.tls import server_credentials
 from server.config import Settings, without_password
+from server.domain.append_listeners import AppendListeners
 from server.domain.authentication import Authenticator, anonymous
 from server.domain.call_load import CallLoad
 from server.domain.errors import ConfigurationError
 from server.domain.memory import MemoryManager
+from server.domain.ports.embedder import Embedder
 from server.domain.ports.keys import KeyStore
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import Summarizer
 from server.domain.ports.token_counter import TokenCounter
+from server.domain.search.engine import SearchEngine, SearchSettings
+from server.domain.search.indexer import DEFAULT_SETTINGS as INDEXING
+from server.domain.search.indexer import SearchIndexer
 from server.domain.sessions import SessionManager
 from server.domain.summary_folding import SummaryFolder
 from server.domain.summary_worker import SummaryWorker, WorkerSettings
 from server.domain.users import UserManager
 from server.domain.validation import Limits
+from server.embedders.open import close_embedder, open_embedder
 from server.listen_address import check_listen_address, check_port_free
 from server.storage.open import open_store
 from server.summarizers.open import LlmEndpoint, open_summarizer
@@ -54,6 +60,8 @@ class _Domain:
     sessions: SessionManager
     users: UserManager
     worker: SummaryWorker
+    search: SearchEngine
+    indexer: SearchIndexer
 
 
 @asynccontextmanager
@@ -77,6 +85,7 @@ async def running_server(
         )
     counter = TiktokenCounter(load_encoding(settings.token_encoding, settings.tiktoken_cache_dir))
     load = CallLoad()
+    embedder = _embedder(settings)
     async with (
         open_summarizer(
             settings.summarizer,
@@ -87,9 +96,10 @@ async def running_server(
         open_store(settings.store_url, load) as store,
     ):
         health = StoreHealth(store.ping, SERVICE_NAMES, settings.health_interval)
-        domain = _build_domain(settings, store, summarizer, counter, health)
+        domain = _build_domain(settings, store, summarizer, embedder, counter, health)
         server = create_grpc_server(
             memory=domain.memory,
+            search=domain.search,
             sessions=domain.sessions,
             users=domain.users,
             health=health,
@@ -101,10 +111,15 @@ async def running_server(
         port = _add_port(server, settings)
         await health.start()
         await health.report(SUMMARIZER_SERVICE, True)
+        await health.report(EMBEDDER_SERVICE, True)
+        # A local model loads now, not during the first writes; an endpoint gets 10 s.
+        await domain.indexer.warm_up(within=min(settings.embeddings_timeout, 10))
         await server.start()
         domain.worker.start()
+        domain.indexer.start()
         log.info(
-            "listening on %s:%d (%s, auth %s, store %s, window %d, encoding %s, summarizer %s)",
+            "listening on %s:%d (%s, auth %s, store %s, window %d, encoding %s, summarizer %s,"
+            " embedder %s)",
             host,
             port,
             _transport(settings),
@@ -113,11 +128,13 @@ async def running_server(
             settings.window,
             counter.encoding_name,
             summarizer.name,
+            embedder.name if embedder else "none",
         )
         try:
             yield RunningServer(server, port, health)
         finally:
             await _shut_down(server, health, domain, settings.shutdown_grace)
+            await close_embedder(embedder)
 
 
 def _authenticate(settings: Settings, keys: KeyStore) -> Authenticate:
@@ -150,6 +167,7 @@ def _build_domain(
     settings: Settings,
     store: Store,
     summarizer: Summarizer,
+    embedder: Embedder | None,
     counter: TokenCounter,
     health: StoreHealth,
 ) -> _Domain:
@@ -166,30 +184,46 @@ def _build_domain(
         window=settings.window,
         chunk_tokens=settings.summary_chunk_tokens,
     )
+    background = WorkerSettings(
+        lease_seconds=settings.summary_lease,
+        retry_initial=settings.summary_retry_initial,
+        retry_max=settings.summary_retry_max,
+        concurrency=settings.summary_concurrency,
+        duty_cycle=settings.summary_duty_cycle,
+    )
     worker = SummaryWorker(
         store,
         folder,
-        WorkerSettings(
-            lease_seconds=settings.summary_lease,
-            retry_initial=settings.summary_retry_initial,
-            retry_max=settings.summary_retry_max,
-            concurrency=settings.summary_concurrency,
-            duty_cycle=settings.summary_duty_cycle,
-        ),
+        background,
         window=settings.window,
         report_health=lambda serving: health.report(SUMMARIZER_SERVICE, serving),
+    )
+    # Leases, retries and concurrency as for folding; indexing is cheaper and rests less.
+    indexer = SearchIndexer(
+        store,
+        embedder,
+        replace(background, duty_cycle=INDEXING.duty_cycle),
+        batch=settings.search_index_batch,
+        report_health=lambda serving: health.report(EMBEDDER_SERVICE, serving),
+    )
+    search = SearchEngine(
+        store,
+        embedder,
+        SearchSettings(
+            max_scan=settings.search_max_scan, max_response_bytes=settings.max_response_bytes
+        ),
     )
     memory = MemoryManager(
         store,
         counter,
         limits,
         settings.window,
-        listener=worker,
+        listener=AppendListeners(worker, indexer),
         follow_poll_interval=settings.follow_poll_interval,
         import_write_batch=settings.import_write_batch,
     )
     sessions = SessionManager(store, limits)
-    return _Domain(memory, sessions, UserManager(store, sessions, limits), worker)
+    return _Domain(memory, sessions, UserManager(store, sessions, limits), worker, search, indexer)
 
 
 async def _shut_down(
@@ -202,7 +236,21 @@ async def _shut_down(
     domain.memory.stop_following()
     await server.stop(grace)
     await domain.worker.close()  # unfinished folds resume at the next start
+    await domain.indexer.close()  # so does unfinished indexing
     log.info("stopped")
+
+
+def _embedder(settings: Settings) -> Embedder | None:
+    return open_embedder(
+        settings.embedder,
+        base_url=settings.embeddings_base_url,
+        model=settings.embeddings_model,
+        api_key=settings.embeddings_api_key,
+        timeout=settings.embeddings_timeout,
+        batch_size=settings.embeddings_batch_size,
+        dimensions=settings.embeddings_dimensions,
+        max_chars=settings.embeddings_max_chars,
+    )
 
 
 def _llm_endpoint(settings: Settings) -> LlmEndpoint:

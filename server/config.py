@@ -111,6 +111,36 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="model name sent to the LLM API")
     llm_api_key: str = Field("", description="sent as Authorization: Bearer <key> when set")
     llm_timeout: float = Field(30.0, gt=0, description="seconds one LLM call may take")
+    embedder: Literal["wordllama", "openai", "none"] = Field(
+        "wordllama",
+        description="turns texts into vectors for semantic search: wordllama (offline, default),"
+        " openai (an OpenAI-compatible /embeddings API) or none (keyword search only)",
+    )
+    embeddings_base_url: str = Field(
+        "", description="OpenAI-compatible API root for openai, e.g. http://127.0.0.1:8000/v1"
+    )
+    embeddings_model: str = Field("", description="model name sent to the embeddings API")
+    embeddings_api_key: str = Field(
+        "", description="sent to the embeddings API as Authorization: Bearer <key> when set"
+    )
+    embeddings_timeout: float = Field(
+        30.0, gt=0, description="seconds one embeddings request may take"
+    )
+    embeddings_batch_size: int = Field(
+        64, ge=1, le=2048, description="texts per embeddings request (OpenAI takes up to 2048)"
+    )
+    embeddings_dimensions: int = Field(
+        0,
+        ge=0,
+        description="length of the API's vectors, sent as 'dimensions' (for models that can"
+        " shorten theirs, e.g. text-embedding-3-*); 0: learned from the first answer",
+    )
+    embeddings_max_chars: int = Field(
+        8000,
+        ge=1,
+        description="longer texts are cut to this many characters before they are sent (APIs"
+        " refuse inputs over their token limit, 8192 tokens at OpenAI)",
+    )
     follow_poll_interval: float = Field(
         0.2,
         gt=0,
@@ -131,6 +161,16 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR"
     )
+    search_max_scan: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="most messages one SearchMemory call reads (keyword candidates, embeddings"
+        " newest first); beyond it the answer says truncated",
+    )
+    search_index_batch: int = Field(
+        500, ge=1, le=10_000, description="messages analyzed or embedded per indexing step"
+    )
 
     @model_validator(mode="after")
     def _one_message_fits_a_response(self) -> Settings:
@@ -142,6 +182,21 @@ class Settings(BaseSettings):
                 f"max_response_bytes ({self.max_response_bytes}) must hold a message at the"
                 f" content and metadata limits: at least {largest}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _embeddings_endpoint_named(self) -> Settings:
+        if self.embedder == "openai":
+            missing = [
+                name
+                for name, value in [
+                    ("MEMORIA_EMBEDDINGS_BASE_URL", self.embeddings_base_url),
+                    ("MEMORIA_EMBEDDINGS_MODEL", self.embeddings_model),
+                ]
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"MEMORIA_EMBEDDER=openai needs {' and '.join(missing)}")
         return self
 
     @field_validator("log_level", mode="before")

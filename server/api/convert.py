@@ -13,6 +13,13 @@ from memoria.v1 import memory_service_pb2, message_pb2, session_pb2, user_pb2
 from server.domain.clock import to_micros
 from server.domain.inputs import MessageInput
 from server.domain.models import JsonObject, Message, RoleType, Session, Summary, User
+from server.domain.search.engine import SearchAnswer, SearchType
+from server.domain.search.inputs import (
+    ConditionInput,
+    NumberBounds,
+    SearchInput,
+    TimeRangeInput,
+)
 
 __all__ = [
     "add_messages",
@@ -21,6 +28,8 @@ __all__ = [
     "message_input_from_proto",
     "message_to_proto",
     "metadata_from_proto",
+    "search_answer_to_proto",
+    "search_input_from_proto",
     "session_to_proto",
     "summary_to_proto",
     "user_to_proto",
@@ -28,6 +37,8 @@ __all__ = [
 
 _ROLE_TYPES = message_pb2.DESCRIPTOR.enum_types_by_name["RoleType"]
 _MEMORY_TYPES = memory_service_pb2.DESCRIPTOR.enum_types_by_name["MemoryType"]
+_SEARCH_TYPES = memory_service_pb2.DESCRIPTOR.enum_types_by_name["SearchType"]
+_SEARCH_TARGETS = memory_service_pb2.DESCRIPTOR.enum_types_by_name["SearchTarget"]
 _ROLE_TYPE_TO_PROTO = {
     role_type: message_pb2.RoleType.Value(f"ROLE_TYPE_{role_type.name}") for role_type in RoleType
 }
@@ -175,4 +186,71 @@ def user_to_proto(user: User) -> user_pb2.User:
         metadata=_struct(user.metadata),
         created_at=_timestamp(user.created_at),
         updated_at=_timestamp(user.updated_at),
+    )
+
+
+def search_input_from_proto(request: memory_service_pb2.SearchMemoryRequest) -> SearchInput:
+    return SearchInput(
+        query=request.query,
+        session_id=request.session_id,
+        user_id=request.user_id,
+        limit=request.limit,
+        search_type=_enum_name(_SEARCH_TYPES, "SEARCH_TYPE_", request.search_type),
+        target=_enum_name(_SEARCH_TARGETS, "SEARCH_TARGET_", request.target),
+        role_types=[_enum_name(_ROLE_TYPES, "ROLE_TYPE_", r) for r in request.role_types],
+        metadata=[_condition(c) for c in request.metadata.all_of]
+        if request.HasField("metadata")
+        else None,
+        created_at=_time_range(request.created_at) if request.HasField("created_at") else None,
+        mmr_lambda=request.mmr_lambda if request.HasField("mmr_lambda") else None,
+    )
+
+
+def _condition(condition: memory_service_pb2.MetadataCondition) -> ConditionInput:
+    kind = condition.WhichOneof("comparison") or ""
+    number = condition.number
+    return ConditionInput(
+        path=condition.path,
+        kind=kind,
+        value=_value_as_python(condition.equals),
+        values=[_value_as_python(v) for v in condition.any_of.values],
+        exists=condition.exists,
+        number=NumberBounds(
+            gt=number.gt if number.HasField("gt") else None,
+            gte=number.gte if number.HasField("gte") else None,
+            lt=number.lt if number.HasField("lt") else None,
+            lte=number.lte if number.HasField("lte") else None,
+        ),
+        time=_time_range(condition.time),
+    )
+
+
+def _time_range(given: memory_service_pb2.TimeRange) -> TimeRangeInput:
+    return TimeRangeInput(
+        start=(given.start.seconds, given.start.nanos) if given.HasField("start") else None,
+        end=(given.end.seconds, given.end.nanos) if given.HasField("end") else None,
+    )
+
+
+_SEARCH_TYPE_TO_PROTO = {
+    search_type: memory_service_pb2.SearchType.Value(f"SEARCH_TYPE_{search_type.name}")
+    for search_type in SearchType
+}
+
+
+def search_answer_to_proto(answer: SearchAnswer) -> memory_service_pb2.SearchMemoryResponse:
+    return memory_service_pb2.SearchMemoryResponse(
+        results=[
+            memory_service_pb2.SearchResult(
+                message=message_to_proto(hit.message) if hit.message else None,
+                summary=summary_to_proto(hit.summary) if hit.summary else None,
+                session_id=hit.session_id,
+                score=hit.score,
+                matched_terms=hit.matched_terms,
+            )
+            for hit in answer.hits
+        ],
+        search_type=_SEARCH_TYPE_TO_PROTO[answer.search_type],
+        truncated=answer.truncated,
+        unindexed_messages=answer.unindexed_messages,
     )

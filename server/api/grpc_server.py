@@ -22,6 +22,7 @@ from server.api.session_servicer import SessionServicer
 from server.api.user_servicer import UserServicer
 from server.domain.call_load import CallLoad
 from server.domain.memory import MemoryManager
+from server.domain.search.engine import SearchEngine
 from server.domain.sessions import SessionManager
 from server.domain.users import UserManager
 
@@ -37,6 +38,7 @@ SERVICE_NAMES = [
 def create_grpc_server(
     *,
     memory: MemoryManager,
+    search: SearchEngine,
     sessions: SessionManager,
     users: UserManager,
     health: StoreHealth,
@@ -65,7 +67,9 @@ def create_grpc_server(
     )
     session_service_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     user_service_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(users), server)
-    memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(MemoryServicer(memory), server)
+    memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(
+        MemoryServicer(memory, search), server
+    )
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
     enable_reflection(
         server, [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]

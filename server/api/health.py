@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2
 
-__all__ = ["SUMMARIZER_SERVICE", "StoreHealth"]
+__all__ = ["EMBEDDER_SERVICE", "SUMMARIZER_SERVICE", "StoreHealth"]
 
 log = logging.getLogger("memoria.health")
 
@@ -20,6 +20,9 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # Health-only name (no such RPC service): NOT_SERVING while the summarizer fails.
 # Messages are still stored and served meanwhile, so the main services stay SERVING.
 SUMMARIZER_SERVICE = "memoria.v1.Summarizer"
+# Likewise NOT_SERVING while the embedder fails: keyword search and every write go on,
+# semantic indexing waits for it.
+EMBEDDER_SERVICE = "memoria.v1.Embedder"
 
 
 class StoreHealth:

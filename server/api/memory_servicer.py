@@ -17,10 +17,13 @@ from server.api.convert import (
     message_input_from_proto,
     message_to_proto,
     metadata_from_proto,
+    search_answer_to_proto,
+    search_input_from_proto,
     summary_to_proto,
 )
 from server.domain.inputs import ImportBatch
 from server.domain.memory import MemoryManager
+from server.domain.search.engine import SearchEngine
 from server.domain.streams import StreamRequest
 
 __all__ = ["MemoryServicer"]
@@ -29,8 +32,9 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
-    def __init__(self, memory: MemoryManager) -> None:
+    def __init__(self, memory: MemoryManager, search: SearchEngine) -> None:
         self._memory = memory
+        self._search = search
 
     async def AddMemory(
         self, request: pb.AddMemoryRequest, context: Context
@@ -137,6 +141,14 @@ class MemoryServicer(memory_service_pb2_grpc.MemoryServiceServicer):
             duplicates=report.duplicates,
             last_sequence=report.last_sequence,
         )
+
+    async def SearchMemory(
+        self, request: pb.SearchMemoryRequest, context: Context
+    ) -> pb.SearchMemoryResponse:
+        answer = await self._search.search(
+            current_caller().tenant, search_input_from_proto(request)
+        )
+        return search_answer_to_proto(answer)
 
 
 async def _import_batches(

@@ -182,7 +182,9 @@ class MemoryManager:
             raise NotFound("session", session_id)
         return self._memory(messages, summary=None)
 
-    async def _perpetual(self, store: Store, session_id: str, summary: Summary | None) -> Memory:
+    async def _perpetual(
+        self, store: TenantStore, session_id: str, summary: Summary | None
+    ) -> Memory:
         """The summary (if any) and all the messages after it. Once folding has caught
         up these are at most a window; while it lags (or before a first summary could
         be made) they are all returned anyway, never truncated, so never a gap: up to

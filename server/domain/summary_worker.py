@@ -14,29 +14,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from server.domain.clock import Clock, utc_now
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import SummarizerError
+from server.domain.session_leases import (
+    HealthFlag,
+    HealthReport,
+    SessionLease,
+    cancel_all,
+    ignore_health,
+    resume_sessions,
+)
 from server.domain.summary_folding import FoldPlan, SummaryFolder
 
 __all__ = ["HealthReport", "SummaryWorker", "WorkerSettings", "rest_after"]
+
 
 log = logging.getLogger("memoria.summary")
 
 # Sessions whose summary's coverage the worker remembers (a few MB at most).
 _COVERED_ENTRIES = 65_536
-
-# Called with True when summarization works (again), False when the summarizer fails.
-HealthReport = Callable[[bool], Awaitable[None]]
-
-
-async def _ignore_health(_: bool) -> None:
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +64,24 @@ class SummaryWorker:
         settings: WorkerSettings,
         *,
         window: int,
-        report_health: HealthReport = _ignore_health,
+        report_health: HealthReport = ignore_health,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._folder = folder
         self._settings = settings
         self._window = window
-        self._report_health = report_health
-        self._clock = clock
-        self.owner = f"memoria-{uuid.uuid4().hex[:12]}"
+        self._health = HealthFlag(report_health, self._log_recovery)
+        self._lease = SessionLease(
+            store.acquire_summary_lease,
+            store.release_summary_lease,
+            seconds=settings.lease_seconds,
+            clock=clock,
+        )
+        self.owner = self._lease.owner
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         self._failing: set[str] = set()
-        self._healthy = True
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._resume_task: asyncio.Task[None] | None = None
         self._closed = False
@@ -110,32 +113,19 @@ class SummaryWorker:
     async def close(self) -> None:
         """Stops every fold; unfinished ones resume at the next start."""
         self._closed = True
-        tasks = [*self._tasks.values(), *([self._resume_task] if self._resume_task else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all([*self._tasks.values(), *filter(None, [self._resume_task])])
 
     async def _resume(self) -> None:
-        after: str | None = None
-        resumed = 0
-        while True:
-            # Keep the number of pending tasks bounded while paging.
-            while len(self._tasks) >= self._settings.resume_page:
-                await asyncio.wait(self._tasks.values(), return_when=asyncio.FIRST_COMPLETED)
-            try:
-                page = await self._store.sessions_to_summarize(
-                    min_unsummarized=self._window, after=after, limit=self._settings.resume_page
-                )
-            except Exception as exc:
-                log.warning("cannot list sessions to summarize, retrying: %s", exc)
-                await asyncio.sleep(self._settings.retry_max)
-                continue
-            for session_id in page:
-                self.appended(session_id, last_sequence=self._window + 1)
-            resumed += len(page)
-            if len(page) < self._settings.resume_page:
-                break
-            after = page[-1]
+        resumed = await resume_sessions(
+            lambda after, limit: self._store.sessions_to_summarize(
+                min_unsummarized=self._window, after=after, limit=limit
+            ),
+            lambda session_id: self.appended(session_id, last_sequence=self._window + 1),
+            self._tasks.values(),
+            page_size=self._settings.resume_page,
+            retry_seconds=self._settings.retry_max,
+            what="summarize",
+        )
         if resumed:
             log.info("resuming summarization of %d session(s)", resumed)
 
@@ -170,11 +160,11 @@ class SummaryWorker:
         if await self._check(session_id) is None:
             return True
         async with self._slots:
-            if not await self._lease(session_id):
+            if not await self._lease.take(session_id):
                 return False
             try:
                 while (plan := await self._check(session_id)) is not None:
-                    if not await self._lease(session_id):  # renew before each chunk
+                    if not await self._lease.take(session_id):  # renew before each chunk
                         return False
                     started = time.monotonic()
                     saved = await self._folder.fold_chunk(session_id, plan)
@@ -193,7 +183,7 @@ class SummaryWorker:
                     busy = time.monotonic() - started
                     await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
             finally:
-                await self._release(session_id)
+                await self._lease.give_back(session_id)
         return True
 
     async def _check(self, session_id: str) -> FoldPlan | None:
@@ -203,21 +193,6 @@ class SummaryWorker:
         if len(self._covered) > _COVERED_ENTRIES:
             del self._covered[next(iter(self._covered))]
         return plan
-
-    async def _lease(self, session_id: str) -> bool:
-        now = self._clock()
-        return await self._store.acquire_summary_lease(
-            session_id,
-            self.owner,
-            now,
-            now + timedelta(seconds=self._settings.lease_seconds),
-        )
-
-    async def _release(self, session_id: str) -> None:
-        try:
-            await asyncio.shield(self._store.release_summary_lease(session_id, self.owner))
-        except Exception as exc:  # the lease expires on its own
-            log.debug("could not release the summary lease of %s: %s", session_id, exc)
 
     async def _failed(self, session_id: str, exc: Exception, delay: float) -> None:
         if isinstance(exc, SummarizerError):
@@ -229,7 +204,7 @@ class SummaryWorker:
                 exc,
             )
             self._failing.add(session_id)
-            await self._set_health(False)
+            await self._health.set(False)
         else:
             log.warning(
                 "summarizing session %s failed, retrying in %.1fs: %s",
@@ -242,12 +217,7 @@ class SummaryWorker:
         if session_id in self._failing:
             self._failing.discard(session_id)
             if not self._failing:
-                await self._set_health(True)
+                await self._health.set(True)
 
-    async def _set_health(self, healthy: bool) -> None:
-        if healthy == self._healthy:
-            return
-        self._healthy = healthy
-        if healthy:
-            log.info("summarizer %s works again", self._folder.summarizer_name)
-        await self._report_health(healthy)
+    def _log_recovery(self) -> None:
+        log.info("summarizer %s works again", self._folder.summarizer_name)

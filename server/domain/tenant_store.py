@@ -25,6 +25,14 @@ from server.domain.models import (
     UserPatch,
 )
 from server.domain.ports.store import ListCursor, MessageReader, Store
+from server.domain.search.records import (
+    IndexState,
+    MessageTerms,
+    MessageVector,
+    TermsHit,
+    TermStatistics,
+    VectorHit,
+)
 from server.domain.tenancy import scoped_key, split_key
 
 __all__ = ["TenantStore"]
@@ -191,3 +199,50 @@ class TenantStore:
             limit=limit,
         )
         return [identifier for tenant, identifier in map(split_key, keys) if tenant == self.tenant]
+
+    # Search: the engine and the indexer work on store keys; these keep the port whole.
+
+    async def index_states(self, session_ids: Sequence[str]) -> list[IndexState]:
+        states = await self._store.index_states([self.key(s) for s in session_ids])
+        return [replace(state, session_id=self._bare(state.session_id)) for state in states]
+
+    async def save_message_terms(
+        self, session_id: str, terms: Sequence[MessageTerms], through: int
+    ) -> None:
+        await self._store.save_message_terms(self.key(session_id), terms, through)
+
+    async def save_message_vectors(
+        self, session_id: str, vectors: Sequence[MessageVector], through: int
+    ) -> None:
+        await self._store.save_message_vectors(self.key(session_id), vectors, through)
+
+    async def sessions_to_index(
+        self, *, with_vectors: bool, after: str | None, limit: int
+    ) -> list[str]:
+        """Only this tenant's (see ``sessions_to_summarize``)."""
+        keys = await self._store.sessions_to_index(
+            with_vectors=with_vectors, after=None if after is None else self.key(after), limit=limit
+        )
+        return [identifier for tenant, identifier in map(split_key, keys) if tenant == self.tenant]
+
+    async def keyword_candidates(
+        self, session_ids: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[TermsHit]:
+        hits = await self._store.keyword_candidates(
+            [self.key(s) for s in session_ids], terms, limit
+        )
+        return [replace(hit, session_id=self._bare(hit.session_id)) for hit in hits]
+
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        return await self._store.messages_at(self.key(session_id), sequences)
+
+    async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
+        return await self._store.term_statistics([self.key(s) for s in session_ids])
+
+    async def vectors_before(
+        self, session_id: str, *, before_sequence: int, limit: int
+    ) -> list[VectorHit]:
+        hits = await self._store.vectors_before(
+            self.key(session_id), before_sequence=before_sequence, limit=limit
+        )
+        return [replace(hit, session_id=self._bare(hit.session_id)) for hit in hits]

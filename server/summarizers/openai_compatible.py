@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from server.domain.models import Message
 from server.domain.ports.summarizer import SummarizerError
+from server.openai_api import OpenAIApi
 from server.summarizers.prompt import render_prompt
 
 __all__ = ["OpenAICompatibleSummarizer"]
@@ -31,9 +30,12 @@ class OpenAICompatibleSummarizer:
         prompt: str,
         token_budget: int,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout
+        self._api = OpenAIApi(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            what="LLM endpoint",
+            error=SummarizerError,
         )
         self._model = model
         self._prompt = prompt
@@ -44,7 +46,7 @@ class OpenAICompatibleSummarizer:
         return f"openai-compatible ({self._model})"
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._api.aclose()
 
     async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
         body = {
@@ -58,21 +60,12 @@ class OpenAICompatibleSummarizer:
             "max_tokens": self._budget,
             "temperature": 0,
         }
-        try:
-            response = await self._client.post("/chat/completions", json=body)
-        except httpx.TimeoutException as exc:
-            raise SummarizerError(f"LLM endpoint timed out: {exc!r}") from exc
-        except httpx.HTTPError as exc:
-            raise SummarizerError(f"LLM endpoint unreachable: {exc!r}") from exc
-        if response.status_code != httpx.codes.OK:
-            raise SummarizerError(
-                f"LLM endpoint answered {response.status_code}: {response.text[:200]!r}"
-            )
-        try:
-            answer: Any = response.json()
-            content = answer["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise SummarizerError(f"malformed LLM answer: {response.text[:200]!r}") from exc
+        content = await self._api.post("/chat/completions", body, _content)
         if not isinstance(content, str) or not content.strip():
             raise SummarizerError("the LLM answered an empty summary")
         return content.strip()
+
+
+def _content(answer: Any) -> object:
+    content: object = answer["choices"][0]["message"]["content"]
+    return content

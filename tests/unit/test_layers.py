@@ -23,9 +23,10 @@ ALLOWED: dict[str, set[str]] = {
     "server.storage.sqlite": {"server.domain"},
     "server.storage.mongo": {"server.domain"},
     "server.storage": {"server.domain", "server.storage.sqlite", "server.storage.mongo"},
-    "server.summarizers": {"server.domain"},
+    "server.summarizers": {"server.domain", "server.openai_api"},
     "server.tokenizers": {"server.domain"},
-    "server.embedders": {"server.domain"},
+    "server.embedders": {"server.domain", "server.openai_api"},
+    "server.openai_api": {"server.domain"},
     "server.config": set(),
     "server.listen_address": {"server.domain"},
     "server.workers": {"server.config", "server.domain", "server.listen_address"},
@@ -52,6 +53,7 @@ FORBIDDEN_THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "server.summarizers": ("grpc", "grpc_health", "grpc_reflection", "grpc_status", "google"),
     "server.tokenizers": ("grpc", "grpc_health", "grpc_reflection", "grpc_status", "google"),
     "server.embedders": ("grpc", "grpc_health", "grpc_reflection", "grpc_status", "google"),
+    "server.openai_api": ("grpc", "grpc_health", "grpc_reflection", "grpc_status", "google"),
     "server.api": ("pymongo", "bson", "sqlite3", "tiktoken", "httpx", "pydantic"),
 }
 

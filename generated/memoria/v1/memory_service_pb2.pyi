@@ -103,6 +103,78 @@ response would exceed the server's response limit
 """
 Global___MessageView: _TypeAlias = MessageView  # noqa: Y015
 
+class _SearchType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SearchTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SearchType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEARCH_TYPE_UNSPECIFIED: _SearchType.ValueType  # 0
+    """SEARCH_TYPE_HYBRID when the server has an embedder, SEARCH_TYPE_KEYWORD
+    when it runs without one (MEMORIA_EMBEDDER=none). The response's
+    search_type says which was used.
+    """
+    SEARCH_TYPE_KEYWORD: _SearchType.ValueType  # 1
+    """BM25 over the stemmed words of the query (English Snowball stemmer);
+    results carry the terms that matched. Only texts sharing a term with the
+    query are returned.
+    """
+    SEARCH_TYPE_SEMANTIC: _SearchType.ValueType  # 2
+    """Cosine similarity of the query's embedding with each text's: finds
+    paraphrases. Every indexed text in scope is ranked.
+    """
+    SEARCH_TYPE_HYBRID: _SearchType.ValueType  # 3
+    """Reciprocal rank fusion (k = 60) of the keyword and semantic rankings."""
+
+class SearchType(_SearchType, metaclass=_SearchTypeEnumTypeWrapper):
+    """SearchType selects how SearchMemory ranks."""
+
+SEARCH_TYPE_UNSPECIFIED: SearchType.ValueType  # 0
+"""SEARCH_TYPE_HYBRID when the server has an embedder, SEARCH_TYPE_KEYWORD
+when it runs without one (MEMORIA_EMBEDDER=none). The response's
+search_type says which was used.
+"""
+SEARCH_TYPE_KEYWORD: SearchType.ValueType  # 1
+"""BM25 over the stemmed words of the query (English Snowball stemmer);
+results carry the terms that matched. Only texts sharing a term with the
+query are returned.
+"""
+SEARCH_TYPE_SEMANTIC: SearchType.ValueType  # 2
+"""Cosine similarity of the query's embedding with each text's: finds
+paraphrases. Every indexed text in scope is ranked.
+"""
+SEARCH_TYPE_HYBRID: SearchType.ValueType  # 3
+"""Reciprocal rank fusion (k = 60) of the keyword and semantic rankings."""
+Global___SearchType: _TypeAlias = SearchType  # noqa: Y015
+
+class _SearchTarget:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SearchTargetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SearchTarget.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SEARCH_TARGET_UNSPECIFIED: _SearchTarget.ValueType  # 0
+    """Same as SEARCH_TARGET_MESSAGES."""
+    SEARCH_TARGET_MESSAGES: _SearchTarget.ValueType  # 1
+    """The messages of the sessions in scope."""
+    SEARCH_TARGET_SUMMARIES: _SearchTarget.ValueType  # 2
+    """The latest rolling summary of each session in scope."""
+    SEARCH_TARGET_ALL: _SearchTarget.ValueType  # 3
+    """Messages and summaries, ranked together."""
+
+class SearchTarget(_SearchTarget, metaclass=_SearchTargetEnumTypeWrapper):
+    """SearchTarget selects what SearchMemory searches."""
+
+SEARCH_TARGET_UNSPECIFIED: SearchTarget.ValueType  # 0
+"""Same as SEARCH_TARGET_MESSAGES."""
+SEARCH_TARGET_MESSAGES: SearchTarget.ValueType  # 1
+"""The messages of the sessions in scope."""
+SEARCH_TARGET_SUMMARIES: SearchTarget.ValueType  # 2
+"""The latest rolling summary of each session in scope."""
+SEARCH_TARGET_ALL: SearchTarget.ValueType  # 3
+"""Messages and summaries, ranked together."""
+Global___SearchTarget: _TypeAlias = SearchTarget  # noqa: Y015
+
 @_typing.final
 class AddMemoryRequest(_message.Message):
     """Request of MemoryService.AddMemory."""
@@ -694,3 +766,374 @@ class ImportMessagesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportMessagesResponse: _TypeAlias = ImportMessagesResponse  # noqa: Y015
+
+@_typing.final
+class TimeRange(_message.Message):
+    """A range of instants: start inclusive, end exclusive; either may be unset
+    (open-ended). When both are set, start must be before end.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """Earliest instant in the range (inclusive)."""
+
+    @_builtins.property
+    def end(self) -> _timestamp_pb2.Timestamp:
+        """First instant after the range (exclusive)."""
+
+    def __init__(
+        self,
+        *,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        end: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TimeRange: _TypeAlias = TimeRange  # noqa: Y015
+
+@_typing.final
+class NumberRange(_message.Message):
+    """A comparison of a number: every bound that is set must hold. At least one
+    bound is required.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GT_FIELD_NUMBER: _builtins.int
+    GTE_FIELD_NUMBER: _builtins.int
+    LT_FIELD_NUMBER: _builtins.int
+    LTE_FIELD_NUMBER: _builtins.int
+    gt: _builtins.float
+    """Greater than this."""
+    gte: _builtins.float
+    """Greater than or equal to this."""
+    lt: _builtins.float
+    """Less than this."""
+    lte: _builtins.float
+    """Less than or equal to this."""
+    def __init__(
+        self,
+        *,
+        gt: _builtins.float | None = ...,
+        gte: _builtins.float | None = ...,
+        lt: _builtins.float | None = ...,
+        lte: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_gt", b"_gt", "_gte", b"_gte", "_lt", b"_lt", "_lte", b"_lte", "gt", b"gt", "gte", b"gte", "lt", b"lt", "lte", b"lte"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gt", b"_gt", "_gte", b"_gte", "_lt", b"_lt", "_lte", b"_lte", "gt", b"gt", "gte", b"gte", "lt", b"lt", "lte", b"lte"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__gt: _TypeAlias = _typing.Literal["gt"]  # noqa: Y015
+    _WhichOneofArgType__gt: _TypeAlias = _typing.Literal["_gt", b"_gt"]  # noqa: Y015
+    _WhichOneofReturnType__gte: _TypeAlias = _typing.Literal["gte"]  # noqa: Y015
+    _WhichOneofArgType__gte: _TypeAlias = _typing.Literal["_gte", b"_gte"]  # noqa: Y015
+    _WhichOneofReturnType__lt: _TypeAlias = _typing.Literal["lt"]  # noqa: Y015
+    _WhichOneofArgType__lt: _TypeAlias = _typing.Literal["_lt", b"_lt"]  # noqa: Y015
+    _WhichOneofReturnType__lte: _TypeAlias = _typing.Literal["lte"]  # noqa: Y015
+    _WhichOneofArgType__lte: _TypeAlias = _typing.Literal["_lte", b"_lte"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gt) -> _WhichOneofReturnType__gt | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gte) -> _WhichOneofReturnType__gte | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lt) -> _WhichOneofReturnType__lt | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lte) -> _WhichOneofReturnType__lte | None: ...
+
+Global___NumberRange: _TypeAlias = NumberRange  # noqa: Y015
+
+@_typing.final
+class ScalarList(_message.Message):
+    """A list of scalar values, for MetadataCondition.any_of."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def values(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]:
+        """1 to 100 values, each a string, a number or a boolean."""
+
+    def __init__(
+        self,
+        *,
+        values: _abc.Iterable[_struct_pb2.Value] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScalarList: _TypeAlias = ScalarList  # noqa: Y015
+
+@_typing.final
+class MetadataCondition(_message.Message):
+    """One condition on a message's metadata. Exactly one of the comparisons is
+    set. A condition on a path that the metadata does not have is false
+    (except exists: false).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    EQUALS_FIELD_NUMBER: _builtins.int
+    ANY_OF_FIELD_NUMBER: _builtins.int
+    EXISTS_FIELD_NUMBER: _builtins.int
+    NUMBER_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """Dotted path into the metadata object, e.g. "topic" or "customer.tier":
+    1 to 8 keys of 1 to 64 characters of [A-Za-z0-9_-], separated by dots.
+    The server's reserved top-level key "system" may be read.
+    """
+    exists: _builtins.bool
+    """True: the path is present (with any value, null included). False: it
+    is absent.
+    """
+    @_builtins.property
+    def equals(self) -> _struct_pb2.Value:
+        """The value at path equals this string, number or boolean (numbers
+        compare as numbers: 2 equals 2.0; a string never equals a number).
+        """
+
+    @_builtins.property
+    def any_of(self) -> Global___ScalarList:
+        """The value at path equals one of these."""
+
+    @_builtins.property
+    def number(self) -> Global___NumberRange:
+        """The value at path is a number within these bounds."""
+
+    @_builtins.property
+    def time(self) -> Global___TimeRange:
+        """The value at path is a string holding an RFC 3339 timestamp with an
+        offset (e.g. "2026-05-01T12:00:00Z") within this range.
+        """
+
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        equals: _struct_pb2.Value | None = ...,
+        any_of: Global___ScalarList | None = ...,
+        exists: _builtins.bool = ...,
+        number: Global___NumberRange | None = ...,
+        time: Global___TimeRange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["any_of", b"any_of", "comparison", b"comparison", "equals", b"equals", "exists", b"exists", "number", b"number", "time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["any_of", b"any_of", "comparison", b"comparison", "equals", b"equals", "exists", b"exists", "number", b"number", "path", b"path", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_comparison: _TypeAlias = _typing.Literal["equals", "any_of", "exists", "number", "time"]  # noqa: Y015
+    _WhichOneofArgType_comparison: _TypeAlias = _typing.Literal["comparison", b"comparison"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_comparison) -> _WhichOneofReturnType_comparison | None: ...
+
+Global___MetadataCondition: _TypeAlias = MetadataCondition  # noqa: Y015
+
+@_typing.final
+class MetadataFilter(_message.Message):
+    """The restricted metadata filter of SearchMemory: every condition must hold
+    (AND). There is no OR, NOT, or free-form query language; anything else is
+    rejected with field violations.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALL_OF_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def all_of(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetadataCondition]:
+        """1 to 20 conditions, all of which must hold."""
+
+    def __init__(
+        self,
+        *,
+        all_of: _abc.Iterable[Global___MetadataCondition] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_of", b"all_of"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetadataFilter: _TypeAlias = MetadataFilter  # noqa: Y015
+
+@_typing.final
+class SearchMemoryRequest(_message.Message):
+    """Request of MemoryService.SearchMemory. Exactly one of session_id and
+    user_id is set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    SEARCH_TYPE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    ROLE_TYPES_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    MMR_LAMBDA_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """Search this session."""
+    user_id: _builtins.str
+    """Search every session owned by this user."""
+    query: _builtins.str
+    """The text to search for: 1 to 4096 characters with at least one word."""
+    limit: _builtins.int
+    """Most results to return, 1 to 100; 0 means 10."""
+    search_type: Global___SearchType.ValueType
+    """How to rank; see SearchType."""
+    target: Global___SearchTarget.ValueType
+    """What to search; unspecified means messages."""
+    mmr_lambda: _builtins.float
+    """Maximal marginal relevance: when set, re-rank the best candidates to
+    trade relevance for diversity, score = lambda * relevance - (1 - lambda)
+    * similarity to the results already chosen. 0 to 1: 1 is relevance
+    only, 0 diversity only; 0.5 is a common choice. Unset: no re-ranking.
+    """
+    @_builtins.property
+    def role_types(self) -> _containers.RepeatedScalarFieldContainer[_message_pb2.RoleType.ValueType]:
+        """Only messages of these role types; empty means any. Summaries have no
+        role type and are not filtered by it.
+        """
+
+    @_builtins.property
+    def metadata(self) -> Global___MetadataFilter:
+        """Only messages whose metadata satisfies this filter. Summaries have no
+        metadata: with a filter set, none are returned.
+        """
+
+    @_builtins.property
+    def created_at(self) -> Global___TimeRange:
+        """Only messages (and summaries) whose created_at is in this range."""
+
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        query: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        search_type: Global___SearchType.ValueType = ...,
+        target: Global___SearchTarget.ValueType = ...,
+        role_types: _abc.Iterable[_message_pb2.RoleType.ValueType] | None = ...,
+        metadata: Global___MetadataFilter | None = ...,
+        created_at: Global___TimeRange | None = ...,
+        mmr_lambda: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_mmr_lambda", b"_mmr_lambda", "created_at", b"created_at", "metadata", b"metadata", "mmr_lambda", b"mmr_lambda"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_mmr_lambda", b"_mmr_lambda", "created_at", b"created_at", "limit", b"limit", "metadata", b"metadata", "mmr_lambda", b"mmr_lambda", "query", b"query", "role_types", b"role_types", "search_type", b"search_type", "session_id", b"session_id", "target", b"target", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__mmr_lambda: _TypeAlias = _typing.Literal["mmr_lambda"]  # noqa: Y015
+    _WhichOneofArgType__mmr_lambda: _TypeAlias = _typing.Literal["_mmr_lambda", b"_mmr_lambda"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mmr_lambda) -> _WhichOneofReturnType__mmr_lambda | None: ...
+
+Global___SearchMemoryRequest: _TypeAlias = SearchMemoryRequest  # noqa: Y015
+
+@_typing.final
+class SearchResult(_message.Message):
+    """One hit of SearchMemory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    MATCHED_TERMS_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """Identifier of the session the item belongs to."""
+    score: _builtins.float
+    """Relevance; higher is better. Its scale depends on the search type (BM25
+    for keyword, cosine for semantic, fused reciprocal ranks for hybrid,
+    the MMR score when mmr_lambda is set): compare scores within one
+    response only.
+    """
+    @_builtins.property
+    def message(self) -> _message_pb2.Message:
+        """A message, as GetMessage returns it."""
+
+    @_builtins.property
+    def summary(self) -> _message_pb2.Summary:
+        """A session's rolling summary."""
+
+    @_builtins.property
+    def matched_terms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For keyword and hybrid search, the stemmed query terms the item
+        contains (e.g. "deploy" for "deploying"); empty for semantic search.
+        """
+
+    def __init__(
+        self,
+        *,
+        message: _message_pb2.Message | None = ...,
+        summary: _message_pb2.Summary | None = ...,
+        session_id: _builtins.str = ...,
+        score: _builtins.float = ...,
+        matched_terms: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "message", b"message", "summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "matched_terms", b"matched_terms", "message", b"message", "score", b"score", "session_id", b"session_id", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["message", "summary"]  # noqa: Y015
+    _WhichOneofArgType_item: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_item) -> _WhichOneofReturnType_item | None: ...
+
+Global___SearchResult: _TypeAlias = SearchResult  # noqa: Y015
+
+@_typing.final
+class SearchMemoryResponse(_message.Message):
+    """Response of MemoryService.SearchMemory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    SEARCH_TYPE_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    UNINDEXED_MESSAGES_FIELD_NUMBER: _builtins.int
+    search_type: Global___SearchType.ValueType
+    """The search type used: the one asked for, or the default it resolved to."""
+    truncated: _builtins.bool
+    """True when the answer is partial: the scope held more than the server
+    scans per query (MEMORIA_SEARCH_MAX_SCAN, newest first), or the results
+    reached the server's response limit (MEMORIA_MAX_RESPONSE_BYTES) before
+    limit. A narrower scope or filter gives a complete answer.
+    """
+    unindexed_messages: _builtins.int
+    """How many messages in scope background indexing has not reached yet for
+    the search type used, so that this search could not find them: messages
+    stored moments ago (not yet analyzed into terms), and for semantic and
+    hybrid search those without an embedding yet (e.g. while the embedder
+    fails). 0 when every message in scope was searched.
+    """
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchResult]:
+        """The results, best first, at most limit."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___SearchResult] | None = ...,
+        search_type: Global___SearchType.ValueType = ...,
+        truncated: _builtins.bool = ...,
+        unindexed_messages: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results", "search_type", b"search_type", "truncated", b"truncated", "unindexed_messages", b"unindexed_messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchMemoryResponse: _TypeAlias = SearchMemoryResponse  # noqa: Y015

@@ -76,6 +76,11 @@ class MemoryServiceStub:
                 request_serializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesRequest.SerializeToString,
                 response_deserializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesResponse.FromString,
                 _registered_method=True)
+        self.SearchMemory = channel.unary_unary(
+                '/memoria.v1.MemoryService/SearchMemory',
+                request_serializer=memoria_dot_v1_dot_memory__service__pb2.SearchMemoryRequest.SerializeToString,
+                response_deserializer=memoria_dot_v1_dot_memory__service__pb2.SearchMemoryResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -167,6 +172,25 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchMemory(self, request, context):
+        """Finds what was said: ranks the messages (and, if asked, the rolling
+        summaries) of one session, or of every session of one user, against a
+        text query. Keyword search ranks by BM25 over stemmed terms; semantic
+        search by the cosine of the server's embeddings; hybrid fuses both
+        rankings (reciprocal rank fusion). Filters (role types, metadata,
+        created_at) apply before ranking. Messages are indexed in the background
+        shortly after they are stored: the response says how many in scope are
+        not indexed yet, and whether the server stopped scanning early
+        (truncated). A deleted message is never returned; a metadata change is
+        seen by filters at once. Fails with NOT_FOUND for an unknown session or
+        user, INVALID_ARGUMENT (field violations) for a malformed request, and
+        FAILED_PRECONDITION for semantic or hybrid search on a server running
+        without an embedder (MEMORIA_EMBEDDER=none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +233,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.ImportMessages,
                     request_deserializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesRequest.FromString,
                     response_serializer=memoria_dot_v1_dot_memory__service__pb2.ImportMessagesResponse.SerializeToString,
+            ),
+            'SearchMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchMemory,
+                    request_deserializer=memoria_dot_v1_dot_memory__service__pb2.SearchMemoryRequest.FromString,
+                    response_serializer=memoria_dot_v1_dot_memory__service__pb2.SearchMemoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -429,6 +458,33 @@ class MemoryService:
             '/memoria.v1.MemoryService/ImportMessages',
             memoria_dot_v1_dot_memory__service__pb2.ImportMessagesRequest.SerializeToString,
             memoria_dot_v1_dot_memory__service__pb2.ImportMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/memoria.v1.MemoryService/SearchMemory',
+            memoria_dot_v1_dot_memory__service__pb2.SearchMemoryRequest.SerializeToString,
+            memoria_dot_v1_dot_memory__service__pb2.SearchMemoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -84,6 +84,21 @@ class MemoryServiceStub:
     google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
     "committed", also in the error text), so the client resumes from there.
     """
+    SearchMemory: _grpc.UnaryUnaryMultiCallable[_memory_service_pb2.SearchMemoryRequest, _memory_service_pb2.SearchMemoryResponse]
+    """Finds what was said: ranks the messages (and, if asked, the rolling
+    summaries) of one session, or of every session of one user, against a
+    text query. Keyword search ranks by BM25 over stemmed terms; semantic
+    search by the cosine of the server's embeddings; hybrid fuses both
+    rankings (reciprocal rank fusion). Filters (role types, metadata,
+    created_at) apply before ranking. Messages are indexed in the background
+    shortly after they are stored: the response says how many in scope are
+    not indexed yet, and whether the server stopped scanning early
+    (truncated). A deleted message is never returned; a metadata change is
+    seen by filters at once. Fails with NOT_FOUND for an unknown session or
+    user, INVALID_ARGUMENT (field violations) for a malformed request, and
+    FAILED_PRECONDITION for semantic or hybrid search on a server running
+    without an embedder (MEMORIA_EMBEDDER=none).
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -140,6 +155,21 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     after it, and the error says how many were committed (a
     google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
     "committed", also in the error text), so the client resumes from there.
+    """
+    SearchMemory: _aio.UnaryUnaryMultiCallable[_memory_service_pb2.SearchMemoryRequest, _memory_service_pb2.SearchMemoryResponse]  # type: ignore[assignment]
+    """Finds what was said: ranks the messages (and, if asked, the rolling
+    summaries) of one session, or of every session of one user, against a
+    text query. Keyword search ranks by BM25 over stemmed terms; semantic
+    search by the cosine of the server's embeddings; hybrid fuses both
+    rankings (reciprocal rank fusion). Filters (role types, metadata,
+    created_at) apply before ranking. Messages are indexed in the background
+    shortly after they are stored: the response says how many in scope are
+    not indexed yet, and whether the server stopped scanning early
+    (truncated). A deleted message is never returned; a metadata change is
+    seen by filters at once. Fails with NOT_FOUND for an unknown session or
+    user, INVALID_ARGUMENT (field violations) for a malformed request, and
+    FAILED_PRECONDITION for semantic or hybrid search on a server running
+    without an embedder (MEMORIA_EMBEDDER=none).
     """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -242,6 +272,27 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         after it, and the error says how many were committed (a
         google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
         "committed", also in the error text), so the client resumes from there.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchMemory(
+        self,
+        request: _memory_service_pb2.SearchMemoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_service_pb2.SearchMemoryResponse, _abc.Awaitable[_memory_service_pb2.SearchMemoryResponse]]:
+        """Finds what was said: ranks the messages (and, if asked, the rolling
+        summaries) of one session, or of every session of one user, against a
+        text query. Keyword search ranks by BM25 over stemmed terms; semantic
+        search by the cosine of the server's embeddings; hybrid fuses both
+        rankings (reciprocal rank fusion). Filters (role types, metadata,
+        created_at) apply before ranking. Messages are indexed in the background
+        shortly after they are stored: the response says how many in scope are
+        not indexed yet, and whether the server stopped scanning early
+        (truncated). A deleted message is never returned; a metadata change is
+        seen by filters at once. Fails with NOT_FOUND for an unknown session or
+        user, INVALID_ARGUMENT (field violations) for a malformed request, and
+        FAILED_PRECONDITION for semantic or hybrid search on a server running
+        without an embedder (MEMORIA_EMBEDDER=none).
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -32,6 +32,14 @@ from server.domain.models import (
     User,
     UserPatch,
 )
+from server.domain.search.records import (
+    IndexState,
+    MessageTerms,
+    MessageVector,
+    TermsHit,
+    TermStatistics,
+    VectorHit,
+)
 
 __all__ = ["ListCursor", "MessageReader", "Store"]
 
@@ -225,3 +233,55 @@ class Store(Protocol):
         need a fold (the caller checks). For the start-up scan that resumes work an
         earlier process left unfinished.
         """
+
+    # Search. A session's messages are indexed in the background (domain.search.indexer):
+    # first their analyzed terms, then their embeddings. Terms and embeddings belong to
+    # their message (session, sequence and uuid): deleting messages deletes theirs. An
+    # entry written by an indexer racing the deletion may outlive its message; hits
+    # name the uuid, and the domain drops those whose message is gone. The lease that lets
+    # one process index a session at a time is a summary lease under another key
+    # (``domain.search.records.index_lease_key``).
+
+    async def index_states(self, session_ids: Sequence[str]) -> list[IndexState]:
+        """How far each existing session of ``session_ids`` is indexed (missing ones
+        are left out), in the order given."""
+
+    async def save_message_terms(
+        self, session_id: str, terms: Sequence[MessageTerms], through: int
+    ) -> None:
+        """Stores the terms of each message still stored at its sequence with its
+        uuid (others are skipped: deleted meanwhile), then moves the session's
+        ``terms_through`` forward to ``through`` (never back) provided the session's
+        last sequence has reached ``through``. Storing terms again is harmless."""
+
+    async def save_message_vectors(
+        self, session_id: str, vectors: Sequence[MessageVector], through: int
+    ) -> None:
+        """Like ``save_message_terms`` for embeddings and ``vectors_through``."""
+
+    async def sessions_to_index(
+        self, *, with_vectors: bool, after: str | None, limit: int
+    ) -> list[str]:
+        """Ids of sessions with messages after ``terms_through`` (or, when
+        ``with_vectors``, after ``vectors_through``), ascending, after ``after``, at
+        most ``limit``: the start-up scan that resumes indexing."""
+
+    async def keyword_candidates(
+        self, session_ids: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[TermsHit]:
+        """Up to ``limit`` messages of those sessions whose stored terms include at
+        least one of ``terms``, each with all its terms, in no particular order."""
+
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        """The messages of the session stored at ``sequences`` (those still stored), in
+        no particular order."""
+
+    async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
+        """How many messages of those sessions have stored terms, and their total
+        number of terms."""
+
+    async def vectors_before(
+        self, session_id: str, *, before_sequence: int, limit: int
+    ) -> list[VectorHit]:
+        """Up to ``limit`` messages of the session with a stored embedding and a
+        sequence below ``before_sequence``, newest first."""

@@ -17,6 +17,7 @@ from server.storage.mongo.documents import (
     metadata_document,
 )
 from server.storage.mongo.schema import Collections
+from server.storage.mongo.search import delete_index
 from server.storage.mongo.summaries import delete_summary_state
 
 __all__ = [
@@ -95,6 +96,7 @@ async def replace_message_metadata(
 async def delete_messages(collections: Collections, session_id: str, now: datetime) -> bool:
     await collections.messages.delete_many({"session_id": session_id})
     await delete_summary_state(collections, session_id)
+    await delete_index(collections, session_id)
     updated = await collections.sessions.update_one(
         {"_id": session_id},
         {

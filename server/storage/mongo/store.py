@@ -23,7 +23,24 @@ from server.domain.models import (
     UserPatch,
 )
 from server.domain.ports.store import ListCursor, MessageReader
-from server.storage.mongo import appends, keys, leases, messages, sessions, summaries, users
+from server.domain.search.records import (
+    IndexState,
+    MessageTerms,
+    MessageVector,
+    TermsHit,
+    TermStatistics,
+    VectorHit,
+)
+from server.storage.mongo import (
+    appends,
+    keys,
+    leases,
+    messages,
+    search,
+    sessions,
+    summaries,
+    users,
+)
 from server.storage.mongo.client import connect
 from server.storage.mongo.cursor_reader import CursorReader
 from server.storage.mongo.documents import Document
@@ -182,6 +199,40 @@ class MongoStore:
         self, *, min_unsummarized: int, after: str | None, limit: int
     ) -> list[str]:
         return await self._run(summaries.sessions_to_summarize, min_unsummarized, after, limit)
+
+    async def index_states(self, session_ids: Sequence[str]) -> list[IndexState]:
+        return await self._run(search.index_states, session_ids)
+
+    async def save_message_terms(
+        self, session_id: str, terms: Sequence[MessageTerms], through: int
+    ) -> None:
+        await self._run(search.save_message_terms, session_id, terms, through)
+
+    async def save_message_vectors(
+        self, session_id: str, vectors: Sequence[MessageVector], through: int
+    ) -> None:
+        await self._run(search.save_message_vectors, session_id, vectors, through)
+
+    async def sessions_to_index(
+        self, *, with_vectors: bool, after: str | None, limit: int
+    ) -> list[str]:
+        return await self._run(search.sessions_to_index, with_vectors, after, limit)
+
+    async def keyword_candidates(
+        self, session_ids: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[TermsHit]:
+        return await self._run(search.keyword_candidates, session_ids, terms, limit)
+
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        return await self._run(search.messages_at, session_id, sequences)
+
+    async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
+        return await self._run(search.term_statistics, session_ids)
+
+    async def vectors_before(
+        self, session_id: str, *, before_sequence: int, limit: int
+    ) -> list[VectorHit]:
+        return await self._run(search.vectors_before, session_id, before_sequence, limit)
 
     async def create_key(self, key: ApiKey) -> None:
         await self._run(keys.create_key, key)

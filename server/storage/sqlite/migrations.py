@@ -97,6 +97,44 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, key_id);
     """,
+    # 6: search. Each indexed message has a row of its analyzed terms (space-separated,
+    # in order, repeats kept), later its int8 embedding and scale, and the token of
+    # its session (``scope``). An FTS5 index over terms and scope finds the messages
+    # of some sessions that hold a query term. Deleting a message deletes its row
+    # (trigger) and the row's FTS5 entry (trigger). The sessions' marks say how far
+    # indexing has got.
+    """
+    ALTER TABLE sessions ADD COLUMN terms_through INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN vectors_through INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE message_index (
+        id       INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        uuid     TEXT NOT NULL,
+        scope    TEXT NOT NULL,
+        terms    TEXT NOT NULL,
+        length   INTEGER NOT NULL,
+        vector   BLOB,
+        scale    REAL
+    );
+    CREATE UNIQUE INDEX message_index_position ON message_index (session_id, sequence);
+    CREATE VIRTUAL TABLE message_index_fts USING fts5(
+        terms, scope, content = 'message_index', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 0'
+    );
+    CREATE TRIGGER message_index_added AFTER INSERT ON message_index BEGIN
+        INSERT INTO message_index_fts (rowid, terms, scope)
+        VALUES (new.id, new.terms, new.scope);
+    END;
+    CREATE TRIGGER message_index_removed AFTER DELETE ON message_index BEGIN
+        INSERT INTO message_index_fts (message_index_fts, rowid, terms, scope)
+        VALUES ('delete', old.id, old.terms, old.scope);
+    END;
+    CREATE TRIGGER message_deleted AFTER DELETE ON messages BEGIN
+        DELETE FROM message_index
+        WHERE session_id = old.session_id AND sequence = old.sequence;
+    END;
+    """,
 ]
 
 
@@ -111,11 +149,23 @@ def migrate(connection: sqlite3.Connection) -> None:
         try:
             (current,) = connection.execute("PRAGMA user_version").fetchone()
             if current < version:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
+                for statement in _statements(script):
+                    connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {version}")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a script, whole: a trigger's body holds semicolons too."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending)
+            pending = ""
+    return statements

@@ -22,7 +22,15 @@ from server.domain.models import (
     UserPatch,
 )
 from server.domain.ports.store import ListCursor, MessageReader
-from server.storage.sqlite import keys, messages, sessions, summaries, users
+from server.domain.search.records import (
+    IndexState,
+    MessageTerms,
+    MessageVector,
+    TermsHit,
+    TermStatistics,
+    VectorHit,
+)
+from server.storage.sqlite import keys, messages, search, sessions, summaries, users
 from server.storage.sqlite.connection import LoopReader, SqliteWorker
 from server.storage.sqlite.migrations import migrate
 from server.storage.sqlite.paged_reader import PagedReader
@@ -205,6 +213,62 @@ class SqliteStore:
                 summaries.sessions_to_summarize,
                 min_unsummarized=min_unsummarized,
                 after=after,
+                limit=limit,
+            )
+        )
+
+    async def index_states(self, session_ids: Sequence[str]) -> list[IndexState]:
+        return await self._reader.run(partial(search.index_states, session_ids=session_ids))
+
+    async def save_message_terms(
+        self, session_id: str, terms: Sequence[MessageTerms], through: int
+    ) -> None:
+        await self._writer.run(
+            partial(search.save_message_terms, session_id=session_id, terms=terms, through=through)
+        )
+
+    async def save_message_vectors(
+        self, session_id: str, vectors: Sequence[MessageVector], through: int
+    ) -> None:
+        await self._writer.run(
+            partial(
+                search.save_message_vectors,
+                session_id=session_id,
+                vectors=vectors,
+                through=through,
+            )
+        )
+
+    async def sessions_to_index(
+        self, *, with_vectors: bool, after: str | None, limit: int
+    ) -> list[str]:
+        return await self._reader.run(
+            partial(search.sessions_to_index, with_vectors=with_vectors, after=after, limit=limit)
+        )
+
+    async def keyword_candidates(
+        self, session_ids: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[TermsHit]:
+        return await self._reader.run(
+            partial(search.keyword_candidates, session_ids=session_ids, terms=terms, limit=limit)
+        )
+
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        return await self._reader.run(
+            partial(search.messages_at, session_id=session_id, sequences=sequences)
+        )
+
+    async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
+        return await self._reader.run(partial(search.term_statistics, session_ids=session_ids))
+
+    async def vectors_before(
+        self, session_id: str, *, before_sequence: int, limit: int
+    ) -> list[VectorHit]:
+        return await self._reader.run(
+            partial(
+                search.vectors_before,
+                session_id=session_id,
+                before_sequence=before_sequence,
                 limit=limit,
             )
         )

@@ -143,6 +143,125 @@ func (MessageView) EnumDescriptor() ([]byte, []int) {
 	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{1}
 }
 
+// SearchType selects how SearchMemory ranks.
+type SearchType int32
+
+const (
+	// SEARCH_TYPE_HYBRID when the server has an embedder, SEARCH_TYPE_KEYWORD
+	// when it runs without one (MEMORIA_EMBEDDER=none). The response's
+	// search_type says which was used.
+	SearchType_SEARCH_TYPE_UNSPECIFIED SearchType = 0
+	// BM25 over the stemmed words of the query (English Snowball stemmer);
+	// results carry the terms that matched. Only texts sharing a term with the
+	// query are returned.
+	SearchType_SEARCH_TYPE_KEYWORD SearchType = 1
+	// Cosine similarity of the query's embedding with each text's: finds
+	// paraphrases. Every indexed text in scope is ranked.
+	SearchType_SEARCH_TYPE_SEMANTIC SearchType = 2
+	// Reciprocal rank fusion (k = 60) of the keyword and semantic rankings.
+	SearchType_SEARCH_TYPE_HYBRID SearchType = 3
+)
+
+// Enum value maps for SearchType.
+var (
+	SearchType_name = map[int32]string{
+		0: "SEARCH_TYPE_UNSPECIFIED",
+		1: "SEARCH_TYPE_KEYWORD",
+		2: "SEARCH_TYPE_SEMANTIC",
+		3: "SEARCH_TYPE_HYBRID",
+	}
+	SearchType_value = map[string]int32{
+		"SEARCH_TYPE_UNSPECIFIED": 0,
+		"SEARCH_TYPE_KEYWORD":     1,
+		"SEARCH_TYPE_SEMANTIC":    2,
+		"SEARCH_TYPE_HYBRID":      3,
+	}
+)
+
+func (x SearchType) Enum() *SearchType {
+	p := new(SearchType)
+	*p = x
+	return p
+}
+
+func (x SearchType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchType) Descriptor() protoreflect.EnumDescriptor {
+	return file_memoria_v1_memory_service_proto_enumTypes[2].Descriptor()
+}
+
+func (SearchType) Type() protoreflect.EnumType {
+	return &file_memoria_v1_memory_service_proto_enumTypes[2]
+}
+
+func (x SearchType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchType.Descriptor instead.
+func (SearchType) EnumDescriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{2}
+}
+
+// SearchTarget selects what SearchMemory searches.
+type SearchTarget int32
+
+const (
+	// Same as SEARCH_TARGET_MESSAGES.
+	SearchTarget_SEARCH_TARGET_UNSPECIFIED SearchTarget = 0
+	// The messages of the sessions in scope.
+	SearchTarget_SEARCH_TARGET_MESSAGES SearchTarget = 1
+	// The latest rolling summary of each session in scope.
+	SearchTarget_SEARCH_TARGET_SUMMARIES SearchTarget = 2
+	// Messages and summaries, ranked together.
+	SearchTarget_SEARCH_TARGET_ALL SearchTarget = 3
+)
+
+// Enum value maps for SearchTarget.
+var (
+	SearchTarget_name = map[int32]string{
+		0: "SEARCH_TARGET_UNSPECIFIED",
+		1: "SEARCH_TARGET_MESSAGES",
+		2: "SEARCH_TARGET_SUMMARIES",
+		3: "SEARCH_TARGET_ALL",
+	}
+	SearchTarget_value = map[string]int32{
+		"SEARCH_TARGET_UNSPECIFIED": 0,
+		"SEARCH_TARGET_MESSAGES":    1,
+		"SEARCH_TARGET_SUMMARIES":   2,
+		"SEARCH_TARGET_ALL":         3,
+	}
+)
+
+func (x SearchTarget) Enum() *SearchTarget {
+	p := new(SearchTarget)
+	*p = x
+	return p
+}
+
+func (x SearchTarget) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchTarget) Descriptor() protoreflect.EnumDescriptor {
+	return file_memoria_v1_memory_service_proto_enumTypes[3].Descriptor()
+}
+
+func (SearchTarget) Type() protoreflect.EnumType {
+	return &file_memoria_v1_memory_service_proto_enumTypes[3]
+}
+
+func (x SearchTarget) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchTarget.Descriptor instead.
+func (SearchTarget) EnumDescriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{3}
+}
+
 // Request of MemoryService.AddMemory.
 type AddMemoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1243,6 +1362,715 @@ func (x *ImportMessagesResponse) GetLastSequence() int64 {
 	return 0
 }
 
+// A range of instants: start inclusive, end exclusive; either may be unset
+// (open-ended). When both are set, start must be before end.
+type TimeRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Earliest instant in the range (inclusive).
+	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	// First instant after the range (exclusive).
+	End           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimeRange) Reset() {
+	*x = TimeRange{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimeRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimeRange) ProtoMessage() {}
+
+func (x *TimeRange) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimeRange.ProtoReflect.Descriptor instead.
+func (*TimeRange) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TimeRange) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *TimeRange) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+// A comparison of a number: every bound that is set must hold. At least one
+// bound is required.
+type NumberRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Greater than this.
+	Gt *float64 `protobuf:"fixed64,1,opt,name=gt,proto3,oneof" json:"gt,omitempty"`
+	// Greater than or equal to this.
+	Gte *float64 `protobuf:"fixed64,2,opt,name=gte,proto3,oneof" json:"gte,omitempty"`
+	// Less than this.
+	Lt *float64 `protobuf:"fixed64,3,opt,name=lt,proto3,oneof" json:"lt,omitempty"`
+	// Less than or equal to this.
+	Lte           *float64 `protobuf:"fixed64,4,opt,name=lte,proto3,oneof" json:"lte,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NumberRange) Reset() {
+	*x = NumberRange{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NumberRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NumberRange) ProtoMessage() {}
+
+func (x *NumberRange) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NumberRange.ProtoReflect.Descriptor instead.
+func (*NumberRange) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *NumberRange) GetGt() float64 {
+	if x != nil && x.Gt != nil {
+		return *x.Gt
+	}
+	return 0
+}
+
+func (x *NumberRange) GetGte() float64 {
+	if x != nil && x.Gte != nil {
+		return *x.Gte
+	}
+	return 0
+}
+
+func (x *NumberRange) GetLt() float64 {
+	if x != nil && x.Lt != nil {
+		return *x.Lt
+	}
+	return 0
+}
+
+func (x *NumberRange) GetLte() float64 {
+	if x != nil && x.Lte != nil {
+		return *x.Lte
+	}
+	return 0
+}
+
+// A list of scalar values, for MetadataCondition.any_of.
+type ScalarList struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 100 values, each a string, a number or a boolean.
+	Values        []*structpb.Value `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScalarList) Reset() {
+	*x = ScalarList{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScalarList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScalarList) ProtoMessage() {}
+
+func (x *ScalarList) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScalarList.ProtoReflect.Descriptor instead.
+func (*ScalarList) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ScalarList) GetValues() []*structpb.Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// One condition on a message's metadata. Exactly one of the comparisons is
+// set. A condition on a path that the metadata does not have is false
+// (except exists: false).
+type MetadataCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dotted path into the metadata object, e.g. "topic" or "customer.tier":
+	// 1 to 8 keys of 1 to 64 characters of [A-Za-z0-9_-], separated by dots.
+	// The server's reserved top-level key "system" may be read.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The comparison.
+	//
+	// Types that are valid to be assigned to Comparison:
+	//
+	//	*MetadataCondition_Equals
+	//	*MetadataCondition_AnyOf
+	//	*MetadataCondition_Exists
+	//	*MetadataCondition_Number
+	//	*MetadataCondition_Time
+	Comparison    isMetadataCondition_Comparison `protobuf_oneof:"comparison"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetadataCondition) Reset() {
+	*x = MetadataCondition{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetadataCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetadataCondition) ProtoMessage() {}
+
+func (x *MetadataCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetadataCondition.ProtoReflect.Descriptor instead.
+func (*MetadataCondition) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *MetadataCondition) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *MetadataCondition) GetComparison() isMetadataCondition_Comparison {
+	if x != nil {
+		return x.Comparison
+	}
+	return nil
+}
+
+func (x *MetadataCondition) GetEquals() *structpb.Value {
+	if x != nil {
+		if x, ok := x.Comparison.(*MetadataCondition_Equals); ok {
+			return x.Equals
+		}
+	}
+	return nil
+}
+
+func (x *MetadataCondition) GetAnyOf() *ScalarList {
+	if x != nil {
+		if x, ok := x.Comparison.(*MetadataCondition_AnyOf); ok {
+			return x.AnyOf
+		}
+	}
+	return nil
+}
+
+func (x *MetadataCondition) GetExists() bool {
+	if x != nil {
+		if x, ok := x.Comparison.(*MetadataCondition_Exists); ok {
+			return x.Exists
+		}
+	}
+	return false
+}
+
+func (x *MetadataCondition) GetNumber() *NumberRange {
+	if x != nil {
+		if x, ok := x.Comparison.(*MetadataCondition_Number); ok {
+			return x.Number
+		}
+	}
+	return nil
+}
+
+func (x *MetadataCondition) GetTime() *TimeRange {
+	if x != nil {
+		if x, ok := x.Comparison.(*MetadataCondition_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+type isMetadataCondition_Comparison interface {
+	isMetadataCondition_Comparison()
+}
+
+type MetadataCondition_Equals struct {
+	// The value at path equals this string, number or boolean (numbers
+	// compare as numbers: 2 equals 2.0; a string never equals a number).
+	Equals *structpb.Value `protobuf:"bytes,2,opt,name=equals,proto3,oneof"`
+}
+
+type MetadataCondition_AnyOf struct {
+	// The value at path equals one of these.
+	AnyOf *ScalarList `protobuf:"bytes,3,opt,name=any_of,json=anyOf,proto3,oneof"`
+}
+
+type MetadataCondition_Exists struct {
+	// True: the path is present (with any value, null included). False: it
+	// is absent.
+	Exists bool `protobuf:"varint,4,opt,name=exists,proto3,oneof"`
+}
+
+type MetadataCondition_Number struct {
+	// The value at path is a number within these bounds.
+	Number *NumberRange `protobuf:"bytes,5,opt,name=number,proto3,oneof"`
+}
+
+type MetadataCondition_Time struct {
+	// The value at path is a string holding an RFC 3339 timestamp with an
+	// offset (e.g. "2026-05-01T12:00:00Z") within this range.
+	Time *TimeRange `protobuf:"bytes,6,opt,name=time,proto3,oneof"`
+}
+
+func (*MetadataCondition_Equals) isMetadataCondition_Comparison() {}
+
+func (*MetadataCondition_AnyOf) isMetadataCondition_Comparison() {}
+
+func (*MetadataCondition_Exists) isMetadataCondition_Comparison() {}
+
+func (*MetadataCondition_Number) isMetadataCondition_Comparison() {}
+
+func (*MetadataCondition_Time) isMetadataCondition_Comparison() {}
+
+// The restricted metadata filter of SearchMemory: every condition must hold
+// (AND). There is no OR, NOT, or free-form query language; anything else is
+// rejected with field violations.
+type MetadataFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 20 conditions, all of which must hold.
+	AllOf         []*MetadataCondition `protobuf:"bytes,1,rep,name=all_of,json=allOf,proto3" json:"all_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetadataFilter) Reset() {
+	*x = MetadataFilter{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetadataFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetadataFilter) ProtoMessage() {}
+
+func (x *MetadataFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetadataFilter.ProtoReflect.Descriptor instead.
+func (*MetadataFilter) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *MetadataFilter) GetAllOf() []*MetadataCondition {
+	if x != nil {
+		return x.AllOf
+	}
+	return nil
+}
+
+// Request of MemoryService.SearchMemory. Exactly one of session_id and
+// user_id is set.
+type SearchMemoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Search this session.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Search every session owned by this user.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The text to search for: 1 to 4096 characters with at least one word.
+	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	// Most results to return, 1 to 100; 0 means 10.
+	Limit int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// How to rank; see SearchType.
+	SearchType SearchType `protobuf:"varint,5,opt,name=search_type,json=searchType,proto3,enum=memoria.v1.SearchType" json:"search_type,omitempty"`
+	// What to search; unspecified means messages.
+	Target SearchTarget `protobuf:"varint,6,opt,name=target,proto3,enum=memoria.v1.SearchTarget" json:"target,omitempty"`
+	// Only messages of these role types; empty means any. Summaries have no
+	// role type and are not filtered by it.
+	RoleTypes []RoleType `protobuf:"varint,7,rep,packed,name=role_types,json=roleTypes,proto3,enum=memoria.v1.RoleType" json:"role_types,omitempty"`
+	// Only messages whose metadata satisfies this filter. Summaries have no
+	// metadata: with a filter set, none are returned.
+	Metadata *MetadataFilter `protobuf:"bytes,8,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// Only messages (and summaries) whose created_at is in this range.
+	CreatedAt *TimeRange `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Maximal marginal relevance: when set, re-rank the best candidates to
+	// trade relevance for diversity, score = lambda * relevance - (1 - lambda)
+	// * similarity to the results already chosen. 0 to 1: 1 is relevance
+	// only, 0 diversity only; 0.5 is a common choice. Unset: no re-ranking.
+	MmrLambda     *float64 `protobuf:"fixed64,10,opt,name=mmr_lambda,json=mmrLambda,proto3,oneof" json:"mmr_lambda,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchMemoryRequest) Reset() {
+	*x = SearchMemoryRequest{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchMemoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchMemoryRequest) ProtoMessage() {}
+
+func (x *SearchMemoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchMemoryRequest.ProtoReflect.Descriptor instead.
+func (*SearchMemoryRequest) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SearchMemoryRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SearchMemoryRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SearchMemoryRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchMemoryRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *SearchMemoryRequest) GetSearchType() SearchType {
+	if x != nil {
+		return x.SearchType
+	}
+	return SearchType_SEARCH_TYPE_UNSPECIFIED
+}
+
+func (x *SearchMemoryRequest) GetTarget() SearchTarget {
+	if x != nil {
+		return x.Target
+	}
+	return SearchTarget_SEARCH_TARGET_UNSPECIFIED
+}
+
+func (x *SearchMemoryRequest) GetRoleTypes() []RoleType {
+	if x != nil {
+		return x.RoleTypes
+	}
+	return nil
+}
+
+func (x *SearchMemoryRequest) GetMetadata() *MetadataFilter {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *SearchMemoryRequest) GetCreatedAt() *TimeRange {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *SearchMemoryRequest) GetMmrLambda() float64 {
+	if x != nil && x.MmrLambda != nil {
+		return *x.MmrLambda
+	}
+	return 0
+}
+
+// One hit of SearchMemory.
+type SearchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was found.
+	//
+	// Types that are valid to be assigned to Item:
+	//
+	//	*SearchResult_Message
+	//	*SearchResult_Summary
+	Item isSearchResult_Item `protobuf_oneof:"item"`
+	// Identifier of the session the item belongs to.
+	SessionId string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Relevance; higher is better. Its scale depends on the search type (BM25
+	// for keyword, cosine for semantic, fused reciprocal ranks for hybrid,
+	// the MMR score when mmr_lambda is set): compare scores within one
+	// response only.
+	Score float64 `protobuf:"fixed64,4,opt,name=score,proto3" json:"score,omitempty"`
+	// For keyword and hybrid search, the stemmed query terms the item
+	// contains (e.g. "deploy" for "deploying"); empty for semantic search.
+	MatchedTerms  []string `protobuf:"bytes,5,rep,name=matched_terms,json=matchedTerms,proto3" json:"matched_terms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchResult) Reset() {
+	*x = SearchResult{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchResult) ProtoMessage() {}
+
+func (x *SearchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchResult.ProtoReflect.Descriptor instead.
+func (*SearchResult) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SearchResult) GetItem() isSearchResult_Item {
+	if x != nil {
+		return x.Item
+	}
+	return nil
+}
+
+func (x *SearchResult) GetMessage() *Message {
+	if x != nil {
+		if x, ok := x.Item.(*SearchResult_Message); ok {
+			return x.Message
+		}
+	}
+	return nil
+}
+
+func (x *SearchResult) GetSummary() *Summary {
+	if x != nil {
+		if x, ok := x.Item.(*SearchResult_Summary); ok {
+			return x.Summary
+		}
+	}
+	return nil
+}
+
+func (x *SearchResult) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SearchResult) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *SearchResult) GetMatchedTerms() []string {
+	if x != nil {
+		return x.MatchedTerms
+	}
+	return nil
+}
+
+type isSearchResult_Item interface {
+	isSearchResult_Item()
+}
+
+type SearchResult_Message struct {
+	// A message, as GetMessage returns it.
+	Message *Message `protobuf:"bytes,1,opt,name=message,proto3,oneof"`
+}
+
+type SearchResult_Summary struct {
+	// A session's rolling summary.
+	Summary *Summary `protobuf:"bytes,2,opt,name=summary,proto3,oneof"`
+}
+
+func (*SearchResult_Message) isSearchResult_Item() {}
+
+func (*SearchResult_Summary) isSearchResult_Item() {}
+
+// Response of MemoryService.SearchMemory.
+type SearchMemoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results, best first, at most limit.
+	Results []*SearchResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// The search type used: the one asked for, or the default it resolved to.
+	SearchType SearchType `protobuf:"varint,2,opt,name=search_type,json=searchType,proto3,enum=memoria.v1.SearchType" json:"search_type,omitempty"`
+	// True when the answer is partial: the scope held more than the server
+	// scans per query (MEMORIA_SEARCH_MAX_SCAN, newest first), or the results
+	// reached the server's response limit (MEMORIA_MAX_RESPONSE_BYTES) before
+	// limit. A narrower scope or filter gives a complete answer.
+	Truncated bool `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// How many messages in scope background indexing has not reached yet for
+	// the search type used, so that this search could not find them: messages
+	// stored moments ago (not yet analyzed into terms), and for semantic and
+	// hybrid search those without an embedding yet (e.g. while the embedder
+	// fails). 0 when every message in scope was searched.
+	UnindexedMessages int64 `protobuf:"varint,4,opt,name=unindexed_messages,json=unindexedMessages,proto3" json:"unindexed_messages,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SearchMemoryResponse) Reset() {
+	*x = SearchMemoryResponse{}
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchMemoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchMemoryResponse) ProtoMessage() {}
+
+func (x *SearchMemoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_memoria_v1_memory_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchMemoryResponse.ProtoReflect.Descriptor instead.
+func (*SearchMemoryResponse) Descriptor() ([]byte, []int) {
+	return file_memoria_v1_memory_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SearchMemoryResponse) GetResults() []*SearchResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *SearchMemoryResponse) GetSearchType() SearchType {
+	if x != nil {
+		return x.SearchType
+	}
+	return SearchType_SEARCH_TYPE_UNSPECIFIED
+}
+
+func (x *SearchMemoryResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *SearchMemoryResponse) GetUnindexedMessages() int64 {
+	if x != nil {
+		return x.UnindexedMessages
+	}
+	return 0
+}
+
 var File_memoria_v1_memory_service_proto protoreflect.FileDescriptor
 
 const file_memoria_v1_memory_service_proto_rawDesc = "" +
@@ -1329,7 +2157,65 @@ const file_memoria_v1_memory_service_proto_rawDesc = "" +
 	"\n" +
 	"duplicates\x18\x03 \x01(\x03R\n" +
 	"duplicates\x12#\n" +
-	"\rlast_sequence\x18\x04 \x01(\x03R\flastSequence*d\n" +
+	"\rlast_sequence\x18\x04 \x01(\x03R\flastSequence\"k\n" +
+	"\tTimeRange\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\"\x83\x01\n" +
+	"\vNumberRange\x12\x13\n" +
+	"\x02gt\x18\x01 \x01(\x01H\x00R\x02gt\x88\x01\x01\x12\x15\n" +
+	"\x03gte\x18\x02 \x01(\x01H\x01R\x03gte\x88\x01\x01\x12\x13\n" +
+	"\x02lt\x18\x03 \x01(\x01H\x02R\x02lt\x88\x01\x01\x12\x15\n" +
+	"\x03lte\x18\x04 \x01(\x01H\x03R\x03lte\x88\x01\x01B\x05\n" +
+	"\x03_gtB\x06\n" +
+	"\x04_gteB\x05\n" +
+	"\x03_ltB\x06\n" +
+	"\x04_lte\"<\n" +
+	"\n" +
+	"ScalarList\x12.\n" +
+	"\x06values\x18\x01 \x03(\v2\x16.google.protobuf.ValueR\x06values\"\x92\x02\n" +
+	"\x11MetadataCondition\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x120\n" +
+	"\x06equals\x18\x02 \x01(\v2\x16.google.protobuf.ValueH\x00R\x06equals\x12/\n" +
+	"\x06any_of\x18\x03 \x01(\v2\x16.memoria.v1.ScalarListH\x00R\x05anyOf\x12\x18\n" +
+	"\x06exists\x18\x04 \x01(\bH\x00R\x06exists\x121\n" +
+	"\x06number\x18\x05 \x01(\v2\x17.memoria.v1.NumberRangeH\x00R\x06number\x12+\n" +
+	"\x04time\x18\x06 \x01(\v2\x15.memoria.v1.TimeRangeH\x00R\x04timeB\f\n" +
+	"\n" +
+	"comparison\"F\n" +
+	"\x0eMetadataFilter\x124\n" +
+	"\x06all_of\x18\x01 \x03(\v2\x1d.memoria.v1.MetadataConditionR\x05allOf\"\xba\x03\n" +
+	"\x13SearchMemoryRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05query\x18\x03 \x01(\tR\x05query\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\x127\n" +
+	"\vsearch_type\x18\x05 \x01(\x0e2\x16.memoria.v1.SearchTypeR\n" +
+	"searchType\x120\n" +
+	"\x06target\x18\x06 \x01(\x0e2\x18.memoria.v1.SearchTargetR\x06target\x123\n" +
+	"\n" +
+	"role_types\x18\a \x03(\x0e2\x14.memoria.v1.RoleTypeR\troleTypes\x126\n" +
+	"\bmetadata\x18\b \x01(\v2\x1a.memoria.v1.MetadataFilterR\bmetadata\x124\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x15.memoria.v1.TimeRangeR\tcreatedAt\x12\"\n" +
+	"\n" +
+	"mmr_lambda\x18\n" +
+	" \x01(\x01H\x00R\tmmrLambda\x88\x01\x01B\r\n" +
+	"\v_mmr_lambda\"\xd2\x01\n" +
+	"\fSearchResult\x12/\n" +
+	"\amessage\x18\x01 \x01(\v2\x13.memoria.v1.MessageH\x00R\amessage\x12/\n" +
+	"\asummary\x18\x02 \x01(\v2\x13.memoria.v1.SummaryH\x00R\asummary\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\x01R\x05score\x12#\n" +
+	"\rmatched_terms\x18\x05 \x03(\tR\fmatchedTermsB\x06\n" +
+	"\x04item\"\xd0\x01\n" +
+	"\x14SearchMemoryResponse\x122\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.memoria.v1.SearchResultR\aresults\x127\n" +
+	"\vsearch_type\x18\x02 \x01(\x0e2\x16.memoria.v1.SearchTypeR\n" +
+	"searchType\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12-\n" +
+	"\x12unindexed_messages\x18\x04 \x01(\x03R\x11unindexedMessages*d\n" +
 	"\n" +
 	"MemoryType\x12\x1b\n" +
 	"\x17MEMORY_TYPE_UNSPECIFIED\x10\x00\x12\x1e\n" +
@@ -1338,7 +2224,18 @@ const file_memoria_v1_memory_service_proto_rawDesc = "" +
 	"\vMessageView\x12\x1c\n" +
 	"\x18MESSAGE_VIEW_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MESSAGE_VIEW_BASIC\x10\x01\x12\x15\n" +
-	"\x11MESSAGE_VIEW_FULL\x10\x022\xa2\x05\n" +
+	"\x11MESSAGE_VIEW_FULL\x10\x02*t\n" +
+	"\n" +
+	"SearchType\x12\x1b\n" +
+	"\x17SEARCH_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SEARCH_TYPE_KEYWORD\x10\x01\x12\x18\n" +
+	"\x14SEARCH_TYPE_SEMANTIC\x10\x02\x12\x16\n" +
+	"\x12SEARCH_TYPE_HYBRID\x10\x03*}\n" +
+	"\fSearchTarget\x12\x1d\n" +
+	"\x19SEARCH_TARGET_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16SEARCH_TARGET_MESSAGES\x10\x01\x12\x1b\n" +
+	"\x17SEARCH_TARGET_SUMMARIES\x10\x02\x12\x15\n" +
+	"\x11SEARCH_TARGET_ALL\x10\x032\xf5\x05\n" +
 	"\rMemoryService\x12H\n" +
 	"\tAddMemory\x12\x1c.memoria.v1.AddMemoryRequest\x1a\x1d.memoria.v1.AddMemoryResponse\x12H\n" +
 	"\tGetMemory\x12\x1c.memoria.v1.GetMemoryRequest\x1a\x1d.memoria.v1.GetMemoryResponse\x12Q\n" +
@@ -1348,7 +2245,8 @@ const file_memoria_v1_memory_service_proto_rawDesc = "" +
 	"GetMessage\x12\x1d.memoria.v1.GetMessageRequest\x1a\x1e.memoria.v1.GetMessageResponse\x12T\n" +
 	"\rUpdateMessage\x12 .memoria.v1.UpdateMessageRequest\x1a!.memoria.v1.UpdateMessageResponse\x12Y\n" +
 	"\x0eStreamMessages\x12!.memoria.v1.StreamMessagesRequest\x1a\".memoria.v1.StreamMessagesResponse0\x01\x12Y\n" +
-	"\x0eImportMessages\x12!.memoria.v1.ImportMessagesRequest\x1a\".memoria.v1.ImportMessagesResponse(\x01B\x90\x01\n" +
+	"\x0eImportMessages\x12!.memoria.v1.ImportMessagesRequest\x1a\".memoria.v1.ImportMessagesResponse(\x01\x12Q\n" +
+	"\fSearchMemory\x12\x1f.memoria.v1.SearchMemoryRequest\x1a .memoria.v1.SearchMemoryResponseB\x90\x01\n" +
 	"\x0ecom.memoria.v1B\x12MemoryServiceProtoP\x01Z:github.com/memoria/memoria/clients/go/memoria/v1;memoriav1\xa2\x02\x03MXX\xaa\x02\n" +
 	"Memoria.V1\xca\x02\n" +
 	"Memoria\\V1\xea\x02\vMemoria::V1b\x06proto3"
@@ -1365,73 +2263,103 @@ func file_memoria_v1_memory_service_proto_rawDescGZIP() []byte {
 	return file_memoria_v1_memory_service_proto_rawDescData
 }
 
-var file_memoria_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_memoria_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_memoria_v1_memory_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_memoria_v1_memory_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_memoria_v1_memory_service_proto_goTypes = []any{
 	(MemoryType)(0),                // 0: memoria.v1.MemoryType
 	(MessageView)(0),               // 1: memoria.v1.MessageView
-	(*AddMemoryRequest)(nil),       // 2: memoria.v1.AddMemoryRequest
-	(*AddMemoryResponse)(nil),      // 3: memoria.v1.AddMemoryResponse
-	(*GetMemoryRequest)(nil),       // 4: memoria.v1.GetMemoryRequest
-	(*GetMemoryResponse)(nil),      // 5: memoria.v1.GetMemoryResponse
-	(*DeleteMemoryRequest)(nil),    // 6: memoria.v1.DeleteMemoryRequest
-	(*DeleteMemoryResponse)(nil),   // 7: memoria.v1.DeleteMemoryResponse
-	(*ListMessagesRequest)(nil),    // 8: memoria.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),   // 9: memoria.v1.ListMessagesResponse
-	(*GetMessageRequest)(nil),      // 10: memoria.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),     // 11: memoria.v1.GetMessageResponse
-	(*UpdateMessageRequest)(nil),   // 12: memoria.v1.UpdateMessageRequest
-	(*UpdateMessageResponse)(nil),  // 13: memoria.v1.UpdateMessageResponse
-	(*StreamMessagesRequest)(nil),  // 14: memoria.v1.StreamMessagesRequest
-	(*StreamMessagesResponse)(nil), // 15: memoria.v1.StreamMessagesResponse
-	(*ImportedMessage)(nil),        // 16: memoria.v1.ImportedMessage
-	(*ImportMessagesRequest)(nil),  // 17: memoria.v1.ImportMessagesRequest
-	(*ImportMessagesResponse)(nil), // 18: memoria.v1.ImportMessagesResponse
-	(*Message)(nil),                // 19: memoria.v1.Message
-	(*Summary)(nil),                // 20: memoria.v1.Summary
-	(*structpb.Struct)(nil),        // 21: google.protobuf.Struct
-	(*fieldmaskpb.FieldMask)(nil),  // 22: google.protobuf.FieldMask
-	(RoleType)(0),                  // 23: memoria.v1.RoleType
-	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(SearchType)(0),                // 2: memoria.v1.SearchType
+	(SearchTarget)(0),              // 3: memoria.v1.SearchTarget
+	(*AddMemoryRequest)(nil),       // 4: memoria.v1.AddMemoryRequest
+	(*AddMemoryResponse)(nil),      // 5: memoria.v1.AddMemoryResponse
+	(*GetMemoryRequest)(nil),       // 6: memoria.v1.GetMemoryRequest
+	(*GetMemoryResponse)(nil),      // 7: memoria.v1.GetMemoryResponse
+	(*DeleteMemoryRequest)(nil),    // 8: memoria.v1.DeleteMemoryRequest
+	(*DeleteMemoryResponse)(nil),   // 9: memoria.v1.DeleteMemoryResponse
+	(*ListMessagesRequest)(nil),    // 10: memoria.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),   // 11: memoria.v1.ListMessagesResponse
+	(*GetMessageRequest)(nil),      // 12: memoria.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),     // 13: memoria.v1.GetMessageResponse
+	(*UpdateMessageRequest)(nil),   // 14: memoria.v1.UpdateMessageRequest
+	(*UpdateMessageResponse)(nil),  // 15: memoria.v1.UpdateMessageResponse
+	(*StreamMessagesRequest)(nil),  // 16: memoria.v1.StreamMessagesRequest
+	(*StreamMessagesResponse)(nil), // 17: memoria.v1.StreamMessagesResponse
+	(*ImportedMessage)(nil),        // 18: memoria.v1.ImportedMessage
+	(*ImportMessagesRequest)(nil),  // 19: memoria.v1.ImportMessagesRequest
+	(*ImportMessagesResponse)(nil), // 20: memoria.v1.ImportMessagesResponse
+	(*TimeRange)(nil),              // 21: memoria.v1.TimeRange
+	(*NumberRange)(nil),            // 22: memoria.v1.NumberRange
+	(*ScalarList)(nil),             // 23: memoria.v1.ScalarList
+	(*MetadataCondition)(nil),      // 24: memoria.v1.MetadataCondition
+	(*MetadataFilter)(nil),         // 25: memoria.v1.MetadataFilter
+	(*SearchMemoryRequest)(nil),    // 26: memoria.v1.SearchMemoryRequest
+	(*SearchResult)(nil),           // 27: memoria.v1.SearchResult
+	(*SearchMemoryResponse)(nil),   // 28: memoria.v1.SearchMemoryResponse
+	(*Message)(nil),                // 29: memoria.v1.Message
+	(*Summary)(nil),                // 30: memoria.v1.Summary
+	(*structpb.Struct)(nil),        // 31: google.protobuf.Struct
+	(*fieldmaskpb.FieldMask)(nil),  // 32: google.protobuf.FieldMask
+	(RoleType)(0),                  // 33: memoria.v1.RoleType
+	(*timestamppb.Timestamp)(nil),  // 34: google.protobuf.Timestamp
+	(*structpb.Value)(nil),         // 35: google.protobuf.Value
 }
 var file_memoria_v1_memory_service_proto_depIdxs = []int32{
-	19, // 0: memoria.v1.AddMemoryRequest.messages:type_name -> memoria.v1.Message
+	29, // 0: memoria.v1.AddMemoryRequest.messages:type_name -> memoria.v1.Message
 	1,  // 1: memoria.v1.AddMemoryRequest.view:type_name -> memoria.v1.MessageView
-	19, // 2: memoria.v1.AddMemoryResponse.messages:type_name -> memoria.v1.Message
+	29, // 2: memoria.v1.AddMemoryResponse.messages:type_name -> memoria.v1.Message
 	0,  // 3: memoria.v1.GetMemoryRequest.memory_type:type_name -> memoria.v1.MemoryType
-	19, // 4: memoria.v1.GetMemoryResponse.messages:type_name -> memoria.v1.Message
-	20, // 5: memoria.v1.GetMemoryResponse.summary:type_name -> memoria.v1.Summary
-	19, // 6: memoria.v1.ListMessagesResponse.messages:type_name -> memoria.v1.Message
-	19, // 7: memoria.v1.GetMessageResponse.message:type_name -> memoria.v1.Message
-	21, // 8: memoria.v1.UpdateMessageRequest.metadata:type_name -> google.protobuf.Struct
-	22, // 9: memoria.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	19, // 10: memoria.v1.UpdateMessageResponse.message:type_name -> memoria.v1.Message
-	19, // 11: memoria.v1.StreamMessagesResponse.messages:type_name -> memoria.v1.Message
-	23, // 12: memoria.v1.ImportedMessage.role_type:type_name -> memoria.v1.RoleType
-	21, // 13: memoria.v1.ImportedMessage.metadata:type_name -> google.protobuf.Struct
-	24, // 14: memoria.v1.ImportedMessage.created_at:type_name -> google.protobuf.Timestamp
-	16, // 15: memoria.v1.ImportMessagesRequest.messages:type_name -> memoria.v1.ImportedMessage
-	2,  // 16: memoria.v1.MemoryService.AddMemory:input_type -> memoria.v1.AddMemoryRequest
-	4,  // 17: memoria.v1.MemoryService.GetMemory:input_type -> memoria.v1.GetMemoryRequest
-	6,  // 18: memoria.v1.MemoryService.DeleteMemory:input_type -> memoria.v1.DeleteMemoryRequest
-	8,  // 19: memoria.v1.MemoryService.ListMessages:input_type -> memoria.v1.ListMessagesRequest
-	10, // 20: memoria.v1.MemoryService.GetMessage:input_type -> memoria.v1.GetMessageRequest
-	12, // 21: memoria.v1.MemoryService.UpdateMessage:input_type -> memoria.v1.UpdateMessageRequest
-	14, // 22: memoria.v1.MemoryService.StreamMessages:input_type -> memoria.v1.StreamMessagesRequest
-	17, // 23: memoria.v1.MemoryService.ImportMessages:input_type -> memoria.v1.ImportMessagesRequest
-	3,  // 24: memoria.v1.MemoryService.AddMemory:output_type -> memoria.v1.AddMemoryResponse
-	5,  // 25: memoria.v1.MemoryService.GetMemory:output_type -> memoria.v1.GetMemoryResponse
-	7,  // 26: memoria.v1.MemoryService.DeleteMemory:output_type -> memoria.v1.DeleteMemoryResponse
-	9,  // 27: memoria.v1.MemoryService.ListMessages:output_type -> memoria.v1.ListMessagesResponse
-	11, // 28: memoria.v1.MemoryService.GetMessage:output_type -> memoria.v1.GetMessageResponse
-	13, // 29: memoria.v1.MemoryService.UpdateMessage:output_type -> memoria.v1.UpdateMessageResponse
-	15, // 30: memoria.v1.MemoryService.StreamMessages:output_type -> memoria.v1.StreamMessagesResponse
-	18, // 31: memoria.v1.MemoryService.ImportMessages:output_type -> memoria.v1.ImportMessagesResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	29, // 4: memoria.v1.GetMemoryResponse.messages:type_name -> memoria.v1.Message
+	30, // 5: memoria.v1.GetMemoryResponse.summary:type_name -> memoria.v1.Summary
+	29, // 6: memoria.v1.ListMessagesResponse.messages:type_name -> memoria.v1.Message
+	29, // 7: memoria.v1.GetMessageResponse.message:type_name -> memoria.v1.Message
+	31, // 8: memoria.v1.UpdateMessageRequest.metadata:type_name -> google.protobuf.Struct
+	32, // 9: memoria.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 10: memoria.v1.UpdateMessageResponse.message:type_name -> memoria.v1.Message
+	29, // 11: memoria.v1.StreamMessagesResponse.messages:type_name -> memoria.v1.Message
+	33, // 12: memoria.v1.ImportedMessage.role_type:type_name -> memoria.v1.RoleType
+	31, // 13: memoria.v1.ImportedMessage.metadata:type_name -> google.protobuf.Struct
+	34, // 14: memoria.v1.ImportedMessage.created_at:type_name -> google.protobuf.Timestamp
+	18, // 15: memoria.v1.ImportMessagesRequest.messages:type_name -> memoria.v1.ImportedMessage
+	34, // 16: memoria.v1.TimeRange.start:type_name -> google.protobuf.Timestamp
+	34, // 17: memoria.v1.TimeRange.end:type_name -> google.protobuf.Timestamp
+	35, // 18: memoria.v1.ScalarList.values:type_name -> google.protobuf.Value
+	35, // 19: memoria.v1.MetadataCondition.equals:type_name -> google.protobuf.Value
+	23, // 20: memoria.v1.MetadataCondition.any_of:type_name -> memoria.v1.ScalarList
+	22, // 21: memoria.v1.MetadataCondition.number:type_name -> memoria.v1.NumberRange
+	21, // 22: memoria.v1.MetadataCondition.time:type_name -> memoria.v1.TimeRange
+	24, // 23: memoria.v1.MetadataFilter.all_of:type_name -> memoria.v1.MetadataCondition
+	2,  // 24: memoria.v1.SearchMemoryRequest.search_type:type_name -> memoria.v1.SearchType
+	3,  // 25: memoria.v1.SearchMemoryRequest.target:type_name -> memoria.v1.SearchTarget
+	33, // 26: memoria.v1.SearchMemoryRequest.role_types:type_name -> memoria.v1.RoleType
+	25, // 27: memoria.v1.SearchMemoryRequest.metadata:type_name -> memoria.v1.MetadataFilter
+	21, // 28: memoria.v1.SearchMemoryRequest.created_at:type_name -> memoria.v1.TimeRange
+	29, // 29: memoria.v1.SearchResult.message:type_name -> memoria.v1.Message
+	30, // 30: memoria.v1.SearchResult.summary:type_name -> memoria.v1.Summary
+	27, // 31: memoria.v1.SearchMemoryResponse.results:type_name -> memoria.v1.SearchResult
+	2,  // 32: memoria.v1.SearchMemoryResponse.search_type:type_name -> memoria.v1.SearchType
+	4,  // 33: memoria.v1.MemoryService.AddMemory:input_type -> memoria.v1.AddMemoryRequest
+	6,  // 34: memoria.v1.MemoryService.GetMemory:input_type -> memoria.v1.GetMemoryRequest
+	8,  // 35: memoria.v1.MemoryService.DeleteMemory:input_type -> memoria.v1.DeleteMemoryRequest
+	10, // 36: memoria.v1.MemoryService.ListMessages:input_type -> memoria.v1.ListMessagesRequest
+	12, // 37: memoria.v1.MemoryService.GetMessage:input_type -> memoria.v1.GetMessageRequest
+	14, // 38: memoria.v1.MemoryService.UpdateMessage:input_type -> memoria.v1.UpdateMessageRequest
+	16, // 39: memoria.v1.MemoryService.StreamMessages:input_type -> memoria.v1.StreamMessagesRequest
+	19, // 40: memoria.v1.MemoryService.ImportMessages:input_type -> memoria.v1.ImportMessagesRequest
+	26, // 41: memoria.v1.MemoryService.SearchMemory:input_type -> memoria.v1.SearchMemoryRequest
+	5,  // 42: memoria.v1.MemoryService.AddMemory:output_type -> memoria.v1.AddMemoryResponse
+	7,  // 43: memoria.v1.MemoryService.GetMemory:output_type -> memoria.v1.GetMemoryResponse
+	9,  // 44: memoria.v1.MemoryService.DeleteMemory:output_type -> memoria.v1.DeleteMemoryResponse
+	11, // 45: memoria.v1.MemoryService.ListMessages:output_type -> memoria.v1.ListMessagesResponse
+	13, // 46: memoria.v1.MemoryService.GetMessage:output_type -> memoria.v1.GetMessageResponse
+	15, // 47: memoria.v1.MemoryService.UpdateMessage:output_type -> memoria.v1.UpdateMessageResponse
+	17, // 48: memoria.v1.MemoryService.StreamMessages:output_type -> memoria.v1.StreamMessagesResponse
+	20, // 49: memoria.v1.MemoryService.ImportMessages:output_type -> memoria.v1.ImportMessagesResponse
+	28, // 50: memoria.v1.MemoryService.SearchMemory:output_type -> memoria.v1.SearchMemoryResponse
+	42, // [42:51] is the sub-list for method output_type
+	33, // [33:42] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_memoria_v1_memory_service_proto_init() }
@@ -1440,13 +2368,26 @@ func file_memoria_v1_memory_service_proto_init() {
 		return
 	}
 	file_memoria_v1_message_proto_init()
+	file_memoria_v1_memory_service_proto_msgTypes[18].OneofWrappers = []any{}
+	file_memoria_v1_memory_service_proto_msgTypes[20].OneofWrappers = []any{
+		(*MetadataCondition_Equals)(nil),
+		(*MetadataCondition_AnyOf)(nil),
+		(*MetadataCondition_Exists)(nil),
+		(*MetadataCondition_Number)(nil),
+		(*MetadataCondition_Time)(nil),
+	}
+	file_memoria_v1_memory_service_proto_msgTypes[22].OneofWrappers = []any{}
+	file_memoria_v1_memory_service_proto_msgTypes[23].OneofWrappers = []any{
+		(*SearchResult_Message)(nil),
+		(*SearchResult_Summary)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_memoria_v1_memory_service_proto_rawDesc), len(file_memoria_v1_memory_service_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   17,
+			NumEnums:      4,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	MemoryService_UpdateMessage_FullMethodName  = "/memoria.v1.MemoryService/UpdateMessage"
 	MemoryService_StreamMessages_FullMethodName = "/memoria.v1.MemoryService/StreamMessages"
 	MemoryService_ImportMessages_FullMethodName = "/memoria.v1.MemoryService/ImportMessages"
+	MemoryService_SearchMemory_FullMethodName   = "/memoria.v1.MemoryService/SearchMemory"
 )
 
 // MemoryServiceClient is the client API for MemoryService service.
@@ -80,6 +81,20 @@ type MemoryServiceClient interface {
 	// google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
 	// "committed", also in the error text), so the client resumes from there.
 	ImportMessages(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportMessagesRequest, ImportMessagesResponse], error)
+	// Finds what was said: ranks the messages (and, if asked, the rolling
+	// summaries) of one session, or of every session of one user, against a
+	// text query. Keyword search ranks by BM25 over stemmed terms; semantic
+	// search by the cosine of the server's embeddings; hybrid fuses both
+	// rankings (reciprocal rank fusion). Filters (role types, metadata,
+	// created_at) apply before ranking. Messages are indexed in the background
+	// shortly after they are stored: the response says how many in scope are
+	// not indexed yet, and whether the server stopped scanning early
+	// (truncated). A deleted message is never returned; a metadata change is
+	// seen by filters at once. Fails with NOT_FOUND for an unknown session or
+	// user, INVALID_ARGUMENT (field violations) for a malformed request, and
+	// FAILED_PRECONDITION for semantic or hybrid search on a server running
+	// without an embedder (MEMORIA_EMBEDDER=none).
+	SearchMemory(ctx context.Context, in *SearchMemoryRequest, opts ...grpc.CallOption) (*SearchMemoryResponse, error)
 }
 
 type memoryServiceClient struct {
@@ -182,6 +197,16 @@ func (c *memoryServiceClient) ImportMessages(ctx context.Context, opts ...grpc.C
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MemoryService_ImportMessagesClient = grpc.ClientStreamingClient[ImportMessagesRequest, ImportMessagesResponse]
 
+func (c *memoryServiceClient) SearchMemory(ctx context.Context, in *SearchMemoryRequest, opts ...grpc.CallOption) (*SearchMemoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchMemoryResponse)
+	err := c.cc.Invoke(ctx, MemoryService_SearchMemory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MemoryServiceServer is the server API for MemoryService service.
 // All implementations must embed UnimplementedMemoryServiceServer
 // for forward compatibility.
@@ -233,6 +258,20 @@ type MemoryServiceServer interface {
 	// google.rpc.ErrorInfo with reason IMPORT_INCOMPLETE and metadata
 	// "committed", also in the error text), so the client resumes from there.
 	ImportMessages(grpc.ClientStreamingServer[ImportMessagesRequest, ImportMessagesResponse]) error
+	// Finds what was said: ranks the messages (and, if asked, the rolling
+	// summaries) of one session, or of every session of one user, against a
+	// text query. Keyword search ranks by BM25 over stemmed terms; semantic
+	// search by the cosine of the server's embeddings; hybrid fuses both
+	// rankings (reciprocal rank fusion). Filters (role types, metadata,
+	// created_at) apply before ranking. Messages are indexed in the background
+	// shortly after they are stored: the response says how many in scope are
+	// not indexed yet, and whether the server stopped scanning early
+	// (truncated). A deleted message is never returned; a metadata change is
+	// seen by filters at once. Fails with NOT_FOUND for an unknown session or
+	// user, INVALID_ARGUMENT (field violations) for a malformed request, and
+	// FAILED_PRECONDITION for semantic or hybrid search on a server running
+	// without an embedder (MEMORIA_EMBEDDER=none).
+	SearchMemory(context.Context, *SearchMemoryRequest) (*SearchMemoryResponse, error)
 	mustEmbedUnimplementedMemoryServiceServer()
 }
 
@@ -266,6 +305,9 @@ func (UnimplementedMemoryServiceServer) StreamMessages(*StreamMessagesRequest, g
 }
 func (UnimplementedMemoryServiceServer) ImportMessages(grpc.ClientStreamingServer[ImportMessagesRequest, ImportMessagesResponse]) error {
 	return status.Error(codes.Unimplemented, "method ImportMessages not implemented")
+}
+func (UnimplementedMemoryServiceServer) SearchMemory(context.Context, *SearchMemoryRequest) (*SearchMemoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchMemory not implemented")
 }
 func (UnimplementedMemoryServiceServer) mustEmbedUnimplementedMemoryServiceServer() {}
 func (UnimplementedMemoryServiceServer) testEmbeddedByValue()                       {}
@@ -414,6 +456,24 @@ func _MemoryService_ImportMessages_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MemoryService_ImportMessagesServer = grpc.ClientStreamingServer[ImportMessagesRequest, ImportMessagesResponse]
 
+func _MemoryService_SearchMemory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchMemoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MemoryServiceServer).SearchMemory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MemoryService_SearchMemory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MemoryServiceServer).SearchMemory(ctx, req.(*SearchMemoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MemoryService_ServiceDesc is the grpc.ServiceDesc for MemoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +504,10 @@ var MemoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateMessage",
 			Handler:    _MemoryService_UpdateMessage_Handler,
+		},
+		{
+			MethodName: "SearchMemory",
+			Handler:    _MemoryService_SearchMemory_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1, RoleType, Summary } from "./message_pb.js";
 import { file_memoria_v1_message } from "./message_pb.js";
@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file memoria/v1/memory_service.proto.
  */
 export const file_memoria_v1_memory_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9tZW1vcmlhL3YxL21lbW9yeV9zZXJ2aWNlLnByb3RvEgptZW1vcmlhLnYxInQKEEFkZE1lbW9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCghtZXNzYWdlcxgCIAMoCzITLm1lbW9yaWEudjEuTWVzc2FnZRIlCgR2aWV3GAMgASgOMhcubWVtb3JpYS52MS5NZXNzYWdlVmlldyI6ChFBZGRNZW1vcnlSZXNwb25zZRIlCghtZXNzYWdlcxgBIAMoCzITLm1lbW9yaWEudjEuTWVzc2FnZSJiChBHZXRNZW1vcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSKwoLbWVtb3J5X3R5cGUYAiABKA4yFi5tZW1vcmlhLnYxLk1lbW9yeVR5cGUSDQoFbGFzdG4YAyABKAUijwEKEUdldE1lbW9yeVJlc3BvbnNlEiUKCG1lc3NhZ2VzGAEgAygLMhMubWVtb3JpYS52MS5NZXNzYWdlEiQKB3N1bW1hcnkYAiABKAsyEy5tZW1vcmlhLnYxLlN1bW1hcnkSEwoLdG9rZW5fY291bnQYAyABKAMSGAoQb21pdHRlZF9tZXNzYWdlcxgEIAEoBSIpChNEZWxldGVNZW1vcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFgoURGVsZXRlTWVtb3J5UmVzcG9uc2UiUAoTTGlzdE1lc3NhZ2VzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlYKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiUKCG1lc3NhZ2VzGAEgAygLMhMubWVtb3JpYS52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI1ChFHZXRNZXNzYWdlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHV1aWQYAiABKAkiOgoSR2V0TWVzc2FnZVJlc3BvbnNlEiQKB21lc3NhZ2UYASABKAsyEy5tZW1vcmlhLnYxLk1lc3NhZ2UilAEKFFVwZGF0ZU1lc3NhZ2VSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEdXVpZBgCIAEoCRIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj0KFVVwZGF0ZU1lc3NhZ2VSZXNwb25zZRIkCgdtZXNzYWdlGAEgASgLMhMubWVtb3JpYS52MS5NZXNzYWdlIpEBChVTdHJlYW1NZXNzYWdlc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAxISCgphZnRlcl91dWlkGAMgASgJEhIKCmJhdGNoX3NpemUYBCABKAUSDgoGZm9sbG93GAUgASgIEhQKDHJlc3VtZV90b2tlbhgGIAEoCSJ/ChZTdHJlYW1NZXNzYWdlc1Jlc3BvbnNlEiUKCG1lc3NhZ2VzGAEgAygLMhMubWVtb3JpYS52MS5NZXNzYWdlEhUKDWxhc3Rfc2VxdWVuY2UYAiABKAMSEQoJY2F1Z2h0X3VwGAMgASgIEhQKDHJlc3VtZV90b2tlbhgEIAEoCSLCAQoPSW1wb3J0ZWRNZXNzYWdlEgwKBHV1aWQYASABKAkSDAoEcm9sZRgCIAEoCRInCglyb2xlX3R5cGUYAyABKA4yFC5tZW1vcmlhLnYxLlJvbGVUeXBlEg8KB2NvbnRlbnQYBCABKAkSKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIloKFUltcG9ydE1lc3NhZ2VzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi0KCG1lc3NhZ2VzGAIgAygLMhsubWVtb3JpYS52MS5JbXBvcnRlZE1lc3NhZ2UiZQoWSW1wb3J0TWVzc2FnZXNSZXNwb25zZRIQCghyZWNlaXZlZBgBIAEoAxIOCgZzdG9yZWQYAiABKAMSEgoKZHVwbGljYXRlcxgDIAEoAxIVCg1sYXN0X3NlcXVlbmNlGAQgASgDKmQKCk1lbW9yeVR5cGUSGwoXTUVNT1JZX1RZUEVfVU5TUEVDSUZJRUQQABIeChpNRU1PUllfVFlQRV9NRVNTQUdFX1dJTkRPVxABEhkKFU1FTU9SWV9UWVBFX1BFUlBFVFVBTBACKloKC01lc3NhZ2VWaWV3EhwKGE1FU1NBR0VfVklFV19VTlNQRUNJRklFRBAAEhYKEk1FU1NBR0VfVklFV19CQVNJQxABEhUKEU1FU1NBR0VfVklFV19GVUxMEAIyogUKDU1lbW9yeVNlcnZpY2USSAoJQWRkTWVtb3J5EhwubWVtb3JpYS52MS5BZGRNZW1vcnlSZXF1ZXN0Gh0ubWVtb3JpYS52MS5BZGRNZW1vcnlSZXNwb25zZRJICglHZXRNZW1vcnkSHC5tZW1vcmlhLnYxLkdldE1lbW9yeVJlcXVlc3QaHS5tZW1vcmlhLnYxLkdldE1lbW9yeVJlc3BvbnNlElEKDERlbGV0ZU1lbW9yeRIfLm1lbW9yaWEudjEuRGVsZXRlTWVtb3J5UmVxdWVzdBogLm1lbW9yaWEudjEuRGVsZXRlTWVtb3J5UmVzcG9uc2USUQoMTGlzdE1lc3NhZ2VzEh8ubWVtb3JpYS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiAubWVtb3JpYS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJLCgpHZXRNZXNzYWdlEh0ubWVtb3JpYS52MS5HZXRNZXNzYWdlUmVxdWVzdBoeLm1lbW9yaWEudjEuR2V0TWVzc2FnZVJlc3BvbnNlElQKDVVwZGF0ZU1lc3NhZ2USIC5tZW1vcmlhLnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GiEubWVtb3JpYS52MS5VcGRhdGVNZXNzYWdlUmVzcG9uc2USWQoOU3RyZWFtTWVzc2FnZXMSIS5tZW1vcmlhLnYxLlN0cmVhbU1lc3NhZ2VzUmVxdWVzdBoiLm1lbW9yaWEudjEuU3RyZWFtTWVzc2FnZXNSZXNwb25zZTABElkKDkltcG9ydE1lc3NhZ2VzEiEubWVtb3JpYS52MS5JbXBvcnRNZXNzYWdlc1JlcXVlc3QaIi5tZW1vcmlhLnYxLkltcG9ydE1lc3NhZ2VzUmVzcG9uc2UoAUKQAQoOY29tLm1lbW9yaWEudjFCEk1lbW9yeVNlcnZpY2VQcm90b1ABWjpnaXRodWIuY29tL21lbW9yaWEvbWVtb3JpYS9jbGllbnRzL2dvL21lbW9yaWEvdjE7bWVtb3JpYXYxogIDTVhYqgIKTWVtb3JpYS5WMcoCCk1lbW9yaWFcVjHqAgtNZW1vcmlhOjpWMWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_memoria_v1_message]);
+  fileDesc("Ch9tZW1vcmlhL3YxL21lbW9yeV9zZXJ2aWNlLnByb3RvEgptZW1vcmlhLnYxInQKEEFkZE1lbW9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIlCghtZXNzYWdlcxgCIAMoCzITLm1lbW9yaWEudjEuTWVzc2FnZRIlCgR2aWV3GAMgASgOMhcubWVtb3JpYS52MS5NZXNzYWdlVmlldyI6ChFBZGRNZW1vcnlSZXNwb25zZRIlCghtZXNzYWdlcxgBIAMoCzITLm1lbW9yaWEudjEuTWVzc2FnZSJiChBHZXRNZW1vcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSKwoLbWVtb3J5X3R5cGUYAiABKA4yFi5tZW1vcmlhLnYxLk1lbW9yeVR5cGUSDQoFbGFzdG4YAyABKAUijwEKEUdldE1lbW9yeVJlc3BvbnNlEiUKCG1lc3NhZ2VzGAEgAygLMhMubWVtb3JpYS52MS5NZXNzYWdlEiQKB3N1bW1hcnkYAiABKAsyEy5tZW1vcmlhLnYxLlN1bW1hcnkSEwoLdG9rZW5fY291bnQYAyABKAMSGAoQb21pdHRlZF9tZXNzYWdlcxgEIAEoBSIpChNEZWxldGVNZW1vcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiFgoURGVsZXRlTWVtb3J5UmVzcG9uc2UiUAoTTGlzdE1lc3NhZ2VzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlYKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiUKCG1lc3NhZ2VzGAEgAygLMhMubWVtb3JpYS52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI1ChFHZXRNZXNzYWdlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHV1aWQYAiABKAkiOgoSR2V0TWVzc2FnZVJlc3BvbnNlEiQKB21lc3NhZ2UYASABKAsyEy5tZW1vcmlhLnYxLk1lc3NhZ2UilAEKFFVwZGF0ZU1lc3NhZ2VSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEdXVpZBgCIAEoCRIpCghtZXRhZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIj0KFVVwZGF0ZU1lc3NhZ2VSZXNwb25zZRIkCgdtZXNzYWdlGAEgASgLMhMubWVtb3JpYS52MS5NZXNzYWdlIpEBChVTdHJlYW1NZXNzYWdlc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAxISCgphZnRlcl91dWlkGAMgASgJEhIKCmJhdGNoX3NpemUYBCABKAUSDgoGZm9sbG93GAUgASgIEhQKDHJlc3VtZV90b2tlbhgGIAEoCSJ/ChZTdHJlYW1NZXNzYWdlc1Jlc3BvbnNlEiUKCG1lc3NhZ2VzGAEgAygLMhMubWVtb3JpYS52MS5NZXNzYWdlEhUKDWxhc3Rfc2VxdWVuY2UYAiABKAMSEQoJY2F1Z2h0X3VwGAMgASgIEhQKDHJlc3VtZV90b2tlbhgEIAEoCSLCAQoPSW1wb3J0ZWRNZXNzYWdlEgwKBHV1aWQYASABKAkSDAoEcm9sZRgCIAEoCRInCglyb2xlX3R5cGUYAyABKA4yFC5tZW1vcmlhLnYxLlJvbGVUeXBlEg8KB2NvbnRlbnQYBCABKAkSKQoIbWV0YWRhdGEYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIloKFUltcG9ydE1lc3NhZ2VzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi0KCG1lc3NhZ2VzGAIgAygLMhsubWVtb3JpYS52MS5JbXBvcnRlZE1lc3NhZ2UiZQoWSW1wb3J0TWVzc2FnZXNSZXNwb25zZRIQCghyZWNlaXZlZBgBIAEoAxIOCgZzdG9yZWQYAiABKAMSEgoKZHVwbGljYXRlcxgDIAEoAxIVCg1sYXN0X3NlcXVlbmNlGAQgASgDIl8KCVRpbWVSYW5nZRIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJxCgtOdW1iZXJSYW5nZRIPCgJndBgBIAEoAUgAiAEBEhAKA2d0ZRgCIAEoAUgBiAEBEg8KAmx0GAMgASgBSAKIAQESEAoDbHRlGAQgASgBSAOIAQFCBQoDX2d0QgYKBF9ndGVCBQoDX2x0QgYKBF9sdGUiNAoKU2NhbGFyTGlzdBImCgZ2YWx1ZXMYASADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUi5wEKEU1ldGFkYXRhQ29uZGl0aW9uEgwKBHBhdGgYASABKAkSKAoGZXF1YWxzGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASKAoGYW55X29mGAMgASgLMhYubWVtb3JpYS52MS5TY2FsYXJMaXN0SAASEAoGZXhpc3RzGAQgASgISAASKQoGbnVtYmVyGAUgASgLMhcubWVtb3JpYS52MS5OdW1iZXJSYW5nZUgAEiUKBHRpbWUYBiABKAsyFS5tZW1vcmlhLnYxLlRpbWVSYW5nZUgAQgwKCmNvbXBhcmlzb24iPwoOTWV0YWRhdGFGaWx0ZXISLQoGYWxsX29mGAEgAygLMh0ubWVtb3JpYS52MS5NZXRhZGF0YUNvbmRpdGlvbiLaAgoTU2VhcmNoTWVtb3J5UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDQoFcXVlcnkYAyABKAkSDQoFbGltaXQYBCABKAUSKwoLc2VhcmNoX3R5cGUYBSABKA4yFi5tZW1vcmlhLnYxLlNlYXJjaFR5cGUSKAoGdGFyZ2V0GAYgASgOMhgubWVtb3JpYS52MS5TZWFyY2hUYXJnZXQSKAoKcm9sZV90eXBlcxgHIAMoDjIULm1lbW9yaWEudjEuUm9sZVR5cGUSLAoIbWV0YWRhdGEYCCABKAsyGi5tZW1vcmlhLnYxLk1ldGFkYXRhRmlsdGVyEikKCmNyZWF0ZWRfYXQYCSABKAsyFS5tZW1vcmlhLnYxLlRpbWVSYW5nZRIXCgptbXJfbGFtYmRhGAogASgBSACIAQFCDQoLX21tcl9sYW1iZGEioAEKDFNlYXJjaFJlc3VsdBImCgdtZXNzYWdlGAEgASgLMhMubWVtb3JpYS52MS5NZXNzYWdlSAASJgoHc3VtbWFyeRgCIAEoCzITLm1lbW9yaWEudjEuU3VtbWFyeUgAEhIKCnNlc3Npb25faWQYAyABKAkSDQoFc2NvcmUYBCABKAESFQoNbWF0Y2hlZF90ZXJtcxgFIAMoCUIGCgRpdGVtIp0BChRTZWFyY2hNZW1vcnlSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhgubWVtb3JpYS52MS5TZWFyY2hSZXN1bHQSKwoLc2VhcmNoX3R5cGUYAiABKA4yFi5tZW1vcmlhLnYxLlNlYXJjaFR5cGUSEQoJdHJ1bmNhdGVkGAMgASgIEhoKEnVuaW5kZXhlZF9tZXNzYWdlcxgEIAEoAypkCgpNZW1vcnlUeXBlEhsKF01FTU9SWV9UWVBFX1VOU1BFQ0lGSUVEEAASHgoaTUVNT1JZX1RZUEVfTUVTU0FHRV9XSU5ET1cQARIZChVNRU1PUllfVFlQRV9QRVJQRVRVQUwQAipaCgtNZXNzYWdlVmlldxIcChhNRVNTQUdFX1ZJRVdfVU5TUEVDSUZJRUQQABIWChJNRVNTQUdFX1ZJRVdfQkFTSUMQARIVChFNRVNTQUdFX1ZJRVdfRlVMTBACKnQKClNlYXJjaFR5cGUSGwoXU0VBUkNIX1RZUEVfVU5TUEVDSUZJRUQQABIXChNTRUFSQ0hfVFlQRV9LRVlXT1JEEAESGAoUU0VBUkNIX1RZUEVfU0VNQU5USUMQAhIWChJTRUFSQ0hfVFlQRV9IWUJSSUQQAyp9CgxTZWFyY2hUYXJnZXQSHQoZU0VBUkNIX1RBUkdFVF9VTlNQRUNJRklFRBAAEhoKFlNFQVJDSF9UQVJHRVRfTUVTU0FHRVMQARIbChdTRUFSQ0hfVEFSR0VUX1NVTU1BUklFUxACEhUKEVNFQVJDSF9UQVJHRVRfQUxMEAMy9QUKDU1lbW9yeVNlcnZpY2USSAoJQWRkTWVtb3J5EhwubWVtb3JpYS52MS5BZGRNZW1vcnlSZXF1ZXN0Gh0ubWVtb3JpYS52MS5BZGRNZW1vcnlSZXNwb25zZRJICglHZXRNZW1vcnkSHC5tZW1vcmlhLnYxLkdldE1lbW9yeVJlcXVlc3QaHS5tZW1vcmlhLnYxLkdldE1lbW9yeVJlc3BvbnNlElEKDERlbGV0ZU1lbW9yeRIfLm1lbW9yaWEudjEuRGVsZXRlTWVtb3J5UmVxdWVzdBogLm1lbW9yaWEudjEuRGVsZXRlTWVtb3J5UmVzcG9uc2USUQoMTGlzdE1lc3NhZ2VzEh8ubWVtb3JpYS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiAubWVtb3JpYS52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJLCgpHZXRNZXNzYWdlEh0ubWVtb3JpYS52MS5HZXRNZXNzYWdlUmVxdWVzdBoeLm1lbW9yaWEudjEuR2V0TWVzc2FnZVJlc3BvbnNlElQKDVVwZGF0ZU1lc3NhZ2USIC5tZW1vcmlhLnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GiEubWVtb3JpYS52MS5VcGRhdGVNZXNzYWdlUmVzcG9uc2USWQoOU3RyZWFtTWVzc2FnZXMSIS5tZW1vcmlhLnYxLlN0cmVhbU1lc3NhZ2VzUmVxdWVzdBoiLm1lbW9yaWEudjEuU3RyZWFtTWVzc2FnZXNSZXNwb25zZTABElkKDkltcG9ydE1lc3NhZ2VzEiEubWVtb3JpYS52MS5JbXBvcnRNZXNzYWdlc1JlcXVlc3QaIi5tZW1vcmlhLnYxLkltcG9ydE1lc3NhZ2VzUmVzcG9uc2UoARJRCgxTZWFyY2hNZW1vcnkSHy5tZW1vcmlhLnYxLlNlYXJjaE1lbW9yeVJlcXVlc3QaIC5tZW1vcmlhLnYxLlNlYXJjaE1lbW9yeVJlc3BvbnNlQpABCg5jb20ubWVtb3JpYS52MUISTWVtb3J5U2VydmljZVByb3RvUAFaOmdpdGh1Yi5jb20vbWVtb3JpYS9tZW1vcmlhL2NsaWVudHMvZ28vbWVtb3JpYS92MTttZW1vcmlhdjGiAgNNWFiqAgpNZW1vcmlhLlYxygIKTWVtb3JpYVxWMeoCC01lbW9yaWE6OlYxYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_memoria_v1_message]);
 
 /**
  * Request of MemoryService.AddMemory.
@@ -633,6 +633,398 @@ export const ImportMessagesResponseSchema: GenMessage<ImportMessagesResponse> = 
   messageDesc(file_memoria_v1_memory_service, 16);
 
 /**
+ * A range of instants: start inclusive, end exclusive; either may be unset
+ * (open-ended). When both are set, start must be before end.
+ *
+ * @generated from message memoria.v1.TimeRange
+ */
+export type TimeRange = Message<"memoria.v1.TimeRange"> & {
+  /**
+   * Earliest instant in the range (inclusive).
+   *
+   * @generated from field: google.protobuf.Timestamp start = 1;
+   */
+  start?: Timestamp | undefined;
+
+  /**
+   * First instant after the range (exclusive).
+   *
+   * @generated from field: google.protobuf.Timestamp end = 2;
+   */
+  end?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message memoria.v1.TimeRange.
+ * Use `create(TimeRangeSchema)` to create a new message.
+ */
+export const TimeRangeSchema: GenMessage<TimeRange> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 17);
+
+/**
+ * A comparison of a number: every bound that is set must hold. At least one
+ * bound is required.
+ *
+ * @generated from message memoria.v1.NumberRange
+ */
+export type NumberRange = Message<"memoria.v1.NumberRange"> & {
+  /**
+   * Greater than this.
+   *
+   * @generated from field: optional double gt = 1;
+   */
+  gt?: number | undefined;
+
+  /**
+   * Greater than or equal to this.
+   *
+   * @generated from field: optional double gte = 2;
+   */
+  gte?: number | undefined;
+
+  /**
+   * Less than this.
+   *
+   * @generated from field: optional double lt = 3;
+   */
+  lt?: number | undefined;
+
+  /**
+   * Less than or equal to this.
+   *
+   * @generated from field: optional double lte = 4;
+   */
+  lte?: number | undefined;
+};
+
+/**
+ * Describes the message memoria.v1.NumberRange.
+ * Use `create(NumberRangeSchema)` to create a new message.
+ */
+export const NumberRangeSchema: GenMessage<NumberRange> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 18);
+
+/**
+ * A list of scalar values, for MetadataCondition.any_of.
+ *
+ * @generated from message memoria.v1.ScalarList
+ */
+export type ScalarList = Message<"memoria.v1.ScalarList"> & {
+  /**
+   * 1 to 100 values, each a string, a number or a boolean.
+   *
+   * @generated from field: repeated google.protobuf.Value values = 1;
+   */
+  values: Value[];
+};
+
+/**
+ * Describes the message memoria.v1.ScalarList.
+ * Use `create(ScalarListSchema)` to create a new message.
+ */
+export const ScalarListSchema: GenMessage<ScalarList> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 19);
+
+/**
+ * One condition on a message's metadata. Exactly one of the comparisons is
+ * set. A condition on a path that the metadata does not have is false
+ * (except exists: false).
+ *
+ * @generated from message memoria.v1.MetadataCondition
+ */
+export type MetadataCondition = Message<"memoria.v1.MetadataCondition"> & {
+  /**
+   * Dotted path into the metadata object, e.g. "topic" or "customer.tier":
+   * 1 to 8 keys of 1 to 64 characters of [A-Za-z0-9_-], separated by dots.
+   * The server's reserved top-level key "system" may be read.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * The comparison.
+   *
+   * @generated from oneof memoria.v1.MetadataCondition.comparison
+   */
+  comparison: {
+    /**
+     * The value at path equals this string, number or boolean (numbers
+     * compare as numbers: 2 equals 2.0; a string never equals a number).
+     *
+     * @generated from field: google.protobuf.Value equals = 2;
+     */
+    value: Value;
+    case: "equals";
+  } | {
+    /**
+     * The value at path equals one of these.
+     *
+     * @generated from field: memoria.v1.ScalarList any_of = 3;
+     */
+    value: ScalarList;
+    case: "anyOf";
+  } | {
+    /**
+     * True: the path is present (with any value, null included). False: it
+     * is absent.
+     *
+     * @generated from field: bool exists = 4;
+     */
+    value: boolean;
+    case: "exists";
+  } | {
+    /**
+     * The value at path is a number within these bounds.
+     *
+     * @generated from field: memoria.v1.NumberRange number = 5;
+     */
+    value: NumberRange;
+    case: "number";
+  } | {
+    /**
+     * The value at path is a string holding an RFC 3339 timestamp with an
+     * offset (e.g. "2026-05-01T12:00:00Z") within this range.
+     *
+     * @generated from field: memoria.v1.TimeRange time = 6;
+     */
+    value: TimeRange;
+    case: "time";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message memoria.v1.MetadataCondition.
+ * Use `create(MetadataConditionSchema)` to create a new message.
+ */
+export const MetadataConditionSchema: GenMessage<MetadataCondition> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 20);
+
+/**
+ * The restricted metadata filter of SearchMemory: every condition must hold
+ * (AND). There is no OR, NOT, or free-form query language; anything else is
+ * rejected with field violations.
+ *
+ * @generated from message memoria.v1.MetadataFilter
+ */
+export type MetadataFilter = Message<"memoria.v1.MetadataFilter"> & {
+  /**
+   * 1 to 20 conditions, all of which must hold.
+   *
+   * @generated from field: repeated memoria.v1.MetadataCondition all_of = 1;
+   */
+  allOf: MetadataCondition[];
+};
+
+/**
+ * Describes the message memoria.v1.MetadataFilter.
+ * Use `create(MetadataFilterSchema)` to create a new message.
+ */
+export const MetadataFilterSchema: GenMessage<MetadataFilter> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 21);
+
+/**
+ * Request of MemoryService.SearchMemory. Exactly one of session_id and
+ * user_id is set.
+ *
+ * @generated from message memoria.v1.SearchMemoryRequest
+ */
+export type SearchMemoryRequest = Message<"memoria.v1.SearchMemoryRequest"> & {
+  /**
+   * Search this session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Search every session owned by this user.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * The text to search for: 1 to 4096 characters with at least one word.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * Most results to return, 1 to 100; 0 means 10.
+   *
+   * @generated from field: int32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * How to rank; see SearchType.
+   *
+   * @generated from field: memoria.v1.SearchType search_type = 5;
+   */
+  searchType: SearchType;
+
+  /**
+   * What to search; unspecified means messages.
+   *
+   * @generated from field: memoria.v1.SearchTarget target = 6;
+   */
+  target: SearchTarget;
+
+  /**
+   * Only messages of these role types; empty means any. Summaries have no
+   * role type and are not filtered by it.
+   *
+   * @generated from field: repeated memoria.v1.RoleType role_types = 7;
+   */
+  roleTypes: RoleType[];
+
+  /**
+   * Only messages whose metadata satisfies this filter. Summaries have no
+   * metadata: with a filter set, none are returned.
+   *
+   * @generated from field: memoria.v1.MetadataFilter metadata = 8;
+   */
+  metadata?: MetadataFilter | undefined;
+
+  /**
+   * Only messages (and summaries) whose created_at is in this range.
+   *
+   * @generated from field: memoria.v1.TimeRange created_at = 9;
+   */
+  createdAt?: TimeRange | undefined;
+
+  /**
+   * Maximal marginal relevance: when set, re-rank the best candidates to
+   * trade relevance for diversity, score = lambda * relevance - (1 - lambda)
+   * * similarity to the results already chosen. 0 to 1: 1 is relevance
+   * only, 0 diversity only; 0.5 is a common choice. Unset: no re-ranking.
+   *
+   * @generated from field: optional double mmr_lambda = 10;
+   */
+  mmrLambda?: number | undefined;
+};
+
+/**
+ * Describes the message memoria.v1.SearchMemoryRequest.
+ * Use `create(SearchMemoryRequestSchema)` to create a new message.
+ */
+export const SearchMemoryRequestSchema: GenMessage<SearchMemoryRequest> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 22);
+
+/**
+ * One hit of SearchMemory.
+ *
+ * @generated from message memoria.v1.SearchResult
+ */
+export type SearchResult = Message<"memoria.v1.SearchResult"> & {
+  /**
+   * What was found.
+   *
+   * @generated from oneof memoria.v1.SearchResult.item
+   */
+  item: {
+    /**
+     * A message, as GetMessage returns it.
+     *
+     * @generated from field: memoria.v1.Message message = 1;
+     */
+    value: Message$1;
+    case: "message";
+  } | {
+    /**
+     * A session's rolling summary.
+     *
+     * @generated from field: memoria.v1.Summary summary = 2;
+     */
+    value: Summary;
+    case: "summary";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Identifier of the session the item belongs to.
+   *
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+
+  /**
+   * Relevance; higher is better. Its scale depends on the search type (BM25
+   * for keyword, cosine for semantic, fused reciprocal ranks for hybrid,
+   * the MMR score when mmr_lambda is set): compare scores within one
+   * response only.
+   *
+   * @generated from field: double score = 4;
+   */
+  score: number;
+
+  /**
+   * For keyword and hybrid search, the stemmed query terms the item
+   * contains (e.g. "deploy" for "deploying"); empty for semantic search.
+   *
+   * @generated from field: repeated string matched_terms = 5;
+   */
+  matchedTerms: string[];
+};
+
+/**
+ * Describes the message memoria.v1.SearchResult.
+ * Use `create(SearchResultSchema)` to create a new message.
+ */
+export const SearchResultSchema: GenMessage<SearchResult> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 23);
+
+/**
+ * Response of MemoryService.SearchMemory.
+ *
+ * @generated from message memoria.v1.SearchMemoryResponse
+ */
+export type SearchMemoryResponse = Message<"memoria.v1.SearchMemoryResponse"> & {
+  /**
+   * The results, best first, at most limit.
+   *
+   * @generated from field: repeated memoria.v1.SearchResult results = 1;
+   */
+  results: SearchResult[];
+
+  /**
+   * The search type used: the one asked for, or the default it resolved to.
+   *
+   * @generated from field: memoria.v1.SearchType search_type = 2;
+   */
+  searchType: SearchType;
+
+  /**
+   * True when the answer is partial: the scope held more than the server
+   * scans per query (MEMORIA_SEARCH_MAX_SCAN, newest first), or the results
+   * reached the server's response limit (MEMORIA_MAX_RESPONSE_BYTES) before
+   * limit. A narrower scope or filter gives a complete answer.
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+
+  /**
+   * How many messages in scope background indexing has not reached yet for
+   * the search type used, so that this search could not find them: messages
+   * stored moments ago (not yet analyzed into terms), and for semantic and
+   * hybrid search those without an embedding yet (e.g. while the embedder
+   * fails). 0 when every message in scope was searched.
+   *
+   * @generated from field: int64 unindexed_messages = 4;
+   */
+  unindexedMessages: bigint;
+};
+
+/**
+ * Describes the message memoria.v1.SearchMemoryResponse.
+ * Use `create(SearchMemoryResponseSchema)` to create a new message.
+ */
+export const SearchMemoryResponseSchema: GenMessage<SearchMemoryResponse> = /*@__PURE__*/
+  messageDesc(file_memoria_v1_memory_service, 24);
+
+/**
  * MemoryType selects the shape of the memory that GetMemory returns.
  *
  * @generated from enum memoria.v1.MemoryType
@@ -712,6 +1104,93 @@ export enum MessageView {
  */
 export const MessageViewSchema: GenEnum<MessageView> = /*@__PURE__*/
   enumDesc(file_memoria_v1_memory_service, 1);
+
+/**
+ * SearchType selects how SearchMemory ranks.
+ *
+ * @generated from enum memoria.v1.SearchType
+ */
+export enum SearchType {
+  /**
+   * SEARCH_TYPE_HYBRID when the server has an embedder, SEARCH_TYPE_KEYWORD
+   * when it runs without one (MEMORIA_EMBEDDER=none). The response's
+   * search_type says which was used.
+   *
+   * @generated from enum value: SEARCH_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * BM25 over the stemmed words of the query (English Snowball stemmer);
+   * results carry the terms that matched. Only texts sharing a term with the
+   * query are returned.
+   *
+   * @generated from enum value: SEARCH_TYPE_KEYWORD = 1;
+   */
+  KEYWORD = 1,
+
+  /**
+   * Cosine similarity of the query's embedding with each text's: finds
+   * paraphrases. Every indexed text in scope is ranked.
+   *
+   * @generated from enum value: SEARCH_TYPE_SEMANTIC = 2;
+   */
+  SEMANTIC = 2,
+
+  /**
+   * Reciprocal rank fusion (k = 60) of the keyword and semantic rankings.
+   *
+   * @generated from enum value: SEARCH_TYPE_HYBRID = 3;
+   */
+  HYBRID = 3,
+}
+
+/**
+ * Describes the enum memoria.v1.SearchType.
+ */
+export const SearchTypeSchema: GenEnum<SearchType> = /*@__PURE__*/
+  enumDesc(file_memoria_v1_memory_service, 2);
+
+/**
+ * SearchTarget selects what SearchMemory searches.
+ *
+ * @generated from enum memoria.v1.SearchTarget
+ */
+export enum SearchTarget {
+  /**
+   * Same as SEARCH_TARGET_MESSAGES.
+   *
+   * @generated from enum value: SEARCH_TARGET_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The messages of the sessions in scope.
+   *
+   * @generated from enum value: SEARCH_TARGET_MESSAGES = 1;
+   */
+  MESSAGES = 1,
+
+  /**
+   * The latest rolling summary of each session in scope.
+   *
+   * @generated from enum value: SEARCH_TARGET_SUMMARIES = 2;
+   */
+  SUMMARIES = 2,
+
+  /**
+   * Messages and summaries, ranked together.
+   *
+   * @generated from enum value: SEARCH_TARGET_ALL = 3;
+   */
+  ALL = 3,
+}
+
+/**
+ * Describes the enum memoria.v1.SearchTarget.
+ */
+export const SearchTargetSchema: GenEnum<SearchTarget> = /*@__PURE__*/
+  enumDesc(file_memoria_v1_memory_service, 3);
 
 /**
  * MemoryService stores the messages of sessions and returns prompt-ready
@@ -827,6 +1306,28 @@ export const MemoryService: GenService<{
     methodKind: "client_streaming";
     input: typeof ImportMessagesRequestSchema;
     output: typeof ImportMessagesResponseSchema;
+  },
+  /**
+   * Finds what was said: ranks the messages (and, if asked, the rolling
+   * summaries) of one session, or of every session of one user, against a
+   * text query. Keyword search ranks by BM25 over stemmed terms; semantic
+   * search by the cosine of the server's embeddings; hybrid fuses both
+   * rankings (reciprocal rank fusion). Filters (role types, metadata,
+   * created_at) apply before ranking. Messages are indexed in the background
+   * shortly after they are stored: the response says how many in scope are
+   * not indexed yet, and whether the server stopped scanning early
+   * (truncated). A deleted message is never returned; a metadata change is
+   * seen by filters at once. Fails with NOT_FOUND for an unknown session or
+   * user, INVALID_ARGUMENT (field violations) for a malformed request, and
+   * FAILED_PRECONDITION for semantic or hybrid search on a server running
+   * without an embedder (MEMORIA_EMBEDDER=none).
+   *
+   * @generated from rpc memoria.v1.MemoryService.SearchMemory
+   */
+  searchMemory: {
+    methodKind: "unary";
+    input: typeof SearchMemoryRequestSchema;
+    output: typeof SearchMemoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_memoria_v1_memory_service, 0);

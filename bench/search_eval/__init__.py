@@ -1,0 +1,1 @@
+"""The labelled evaluation set of SearchMemory: ``corpus.json`` and its loader."""

@@ -1,0 +1,291 @@
+"""Search indexing in the background: analyzed terms, then embeddings, per session.
+
+Like summary folding (``summary_worker``): writes never wait for it (appends
+only wake it up), one task per session in this process, and a lease in the
+store so that several processes never index the same session at once. Each
+session has two marks, ``terms_through`` and ``vectors_through``: every message
+up to a mark is indexed, and a mark only moves forward. Terms come first and
+need nothing but CPU, so keyword search keeps up even while the embedder fails;
+embeddings follow, and a failing embedder is retried with capped exponential
+backoff, reported to health, while terms keep being indexed. Work left by a
+process that died is found again at start-up (``start``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from server.domain.clock import Clock, utc_now
+from server.domain.ports.embedder import Embedder, EmbedderError
+from server.domain.ports.store import Store
+from server.domain.search.analyzer import analyze
+from server.domain.search.records import (
+    IndexState,
+    MessageTerms,
+    MessageVector,
+    index_lease_key,
+)
+from server.domain.search.vectors import quantize
+from server.domain.session_leases import (
+    HealthFlag,
+    HealthReport,
+    SessionLease,
+    cancel_all,
+    ignore_health,
+    resume_sessions,
+)
+from server.domain.summary_worker import WorkerSettings, rest_after
+
+__all__ = ["DEFAULT_SETTINGS", "SearchIndexer"]
+
+log = logging.getLogger("memoria.search")
+# As summary folding's, resting less: analyzing terms is cheap.
+DEFAULT_SETTINGS = WorkerSettings(duty_cycle=0.5)
+# Writes go first: a step of indexing waits until no append has come for QUIET
+# seconds, but never more than PATIENCE seconds. An import streams appends without
+# pause, and indexing costs more CPU per message than storing it (embedding above
+# all), so indexing beside it would slow it down; it catches up afterwards. Steady
+# chat traffic still gets a step every PATIENCE seconds per session.
+QUIET = 0.2
+PATIENCE = 5.0
+# Texts per call of the embedder: a local model's working memory grows with the
+# batch (wordllama: about 2 MB per 512-token text), so a step embeds a few at a time.
+EMBED_CHUNK = 16
+
+
+class SearchIndexer:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder | None,
+        settings: WorkerSettings = DEFAULT_SETTINGS,
+        *,
+        batch: int = 500,
+        report_health: HealthReport = ignore_health,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._settings = settings
+        self._batch = batch  # messages analyzed, or embedded, per step
+        self._health = HealthFlag(report_health, self._log_recovery)
+        self._lease = SessionLease(
+            lambda session_id, *lease: store.acquire_summary_lease(
+                index_lease_key(session_id), *lease
+            ),
+            lambda session_id, owner: store.release_summary_lease(
+                index_lease_key(session_id), owner
+            ),
+            seconds=settings.lease_seconds,
+            clock=clock,
+        )
+        self.owner = self._lease.owner
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        # Sessions whose embeddings wait for a retry, and when it is due (monotonic).
+        self._embedding_retry_at: dict[str, float] = {}
+        self._resume_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._last_append = 0.0  # monotonic
+
+    def appended(self, session_id: str, last_sequence: int) -> None:
+        """Messages were appended: index them in the background."""
+        if self._closed:
+            return
+        self._last_append = time.monotonic()
+        if session_id in self._tasks:
+            self._wakeups[session_id].set()
+            return
+        self._wakeups[session_id] = asyncio.Event()
+        self._tasks[session_id] = asyncio.create_task(
+            self._index_session(session_id), name=f"index-{session_id}"
+        )
+
+    def start(self) -> None:
+        """Resumes the indexing a previous process left unfinished, in the background."""
+        self._resume_task = asyncio.create_task(self._resume(), name="index-resume")
+
+    async def close(self) -> None:
+        """Stops indexing; it resumes at the next start."""
+        self._closed = True
+        await cancel_all([*self._tasks.values(), *filter(None, [self._resume_task])])
+
+    async def warm_up(self, *, within: float) -> None:
+        """Embeds one text, so that a local model is loaded before the first write
+        rather than during it (its memory is a fixed cost, not a write's). A failure
+        is only logged: indexing retries later."""
+        if self._embedder is None:
+            return
+        try:
+            async with asyncio.timeout(within):
+                await self._embedder.embed(["warm-up"])
+        except (EmbedderError, TimeoutError) as exc:
+            log.warning("embedder %s is not ready: %s", self._embedder.name, exc or "timeout")
+
+    async def index_now(self, session_id: str) -> None:
+        """Indexes the session until caught up, in the caller's task (for tests and
+        tools); raises what the embedder raises."""
+        await self._index_once(session_id, embed=True, patient=False)
+
+    async def _resume(self) -> None:
+        resumed = await resume_sessions(
+            lambda after, limit: self._store.sessions_to_index(
+                with_vectors=self._embedder is not None, after=after, limit=limit
+            ),
+            lambda session_id: self.appended(session_id, 0),
+            self._tasks.values(),
+            page_size=self._settings.resume_page,
+            retry_seconds=self._settings.retry_max,
+            what="index",
+        )
+        if resumed:
+            log.info("resuming search indexing of %d session(s)", resumed)
+
+    async def _index_session(self, session_id: str) -> None:
+        delay = self._settings.retry_initial
+        wakeup = self._wakeups[session_id]
+        try:
+            while True:
+                wakeup.clear()
+                retry_at = self._embedding_retry_at.get(session_id)
+                embed = retry_at is None or time.monotonic() >= retry_at
+                try:
+                    finished = await self._index_once(session_id, embed=embed)
+                except asyncio.CancelledError:
+                    raise
+                except EmbedderError as exc:
+                    await self._embedder_failed(session_id, exc, delay)
+                    delay = min(delay * 2, self._settings.retry_max)
+                    continue
+                except Exception as exc:
+                    log.warning(
+                        "indexing session %s failed, retrying in %.1fs: %s",
+                        session_id,
+                        delay,
+                        exc or type(exc).__name__,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._settings.retry_max)
+                    continue
+                if embed and session_id in self._embedding_retry_at:
+                    self._embedding_retry_at.pop(session_id)
+                    delay = self._settings.retry_initial
+                    await self._embedder_works(session_id)
+                pending_retry = self._embedding_retry_at.get(session_id)
+                if finished and pending_retry is None and not wakeup.is_set():
+                    return
+                # Wait for new messages, the embedding retry, or the lease (another
+                # process is indexing the session now).
+                timeout = (
+                    self._settings.lease_seconds / 2
+                    if pending_retry is None
+                    else max(0.0, pending_retry - time.monotonic())
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout)
+        finally:
+            self._tasks.pop(session_id, None)
+            self._wakeups.pop(session_id, None)
+            if self._embedding_retry_at.pop(session_id, None) is not None:
+                await self._embedder_works(session_id)  # e.g. stopped or deleted meanwhile
+
+    async def _index_once(self, session_id: str, *, embed: bool, patient: bool = True) -> bool:
+        """Indexes until caught up; False when another process holds the lease.
+        ``patient``: let writes go first (see ``QUIET``)."""
+        if not self._behind(await self._state(session_id), embed):
+            return True
+        async with self._slots:
+            if not await self._lease.take(session_id):
+                return False
+            try:
+                while self._behind(state := await self._state(session_id), embed):
+                    if patient:
+                        await self._after_writes()
+                    if not await self._lease.take(session_id):
+                        return False
+                    assert state is not None
+                    started = time.monotonic()
+                    if state.terms_through < state.last_sequence:
+                        await self._index_terms(session_id, state)
+                    else:
+                        await self._index_vectors(session_id, state)
+                    busy = time.monotonic() - started
+                    await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
+            finally:
+                await self._lease.give_back(session_id)
+        return True
+
+    async def _after_writes(self) -> None:
+        """Returns once no append came for ``QUIET`` seconds, or after ``PATIENCE``."""
+        give_up = time.monotonic() + PATIENCE
+        while True:
+            now = time.monotonic()
+            wait = min(QUIET - (now - self._last_append), give_up - now)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+    def _behind(self, state: IndexState | None, embed: bool) -> bool:
+        if state is None:
+            return False
+        if state.terms_through < state.last_sequence:
+            return True
+        return embed and self._embedder is not None and state.vectors_through < state.last_sequence
+
+    async def _state(self, session_id: str) -> IndexState | None:
+        states = await self._store.index_states([session_id])
+        return states[0] if states else None
+
+    async def _index_terms(self, session_id: str, state: IndexState) -> None:
+        messages = await self._store.list_messages(
+            session_id, after_sequence=state.terms_through, limit=self._batch
+        )
+        if messages is None:
+            return
+        terms = [MessageTerms(m.sequence, m.uuid, tuple(analyze(m.content))) for m in messages]
+        # No message left after the mark (deleted): the mark jumps to the end.
+        through = messages[-1].sequence if messages else state.last_sequence
+        await self._store.save_message_terms(session_id, terms, through)
+
+    async def _index_vectors(self, session_id: str, state: IndexState) -> None:
+        assert self._embedder is not None
+        messages = await self._store.list_messages(
+            session_id, after_sequence=state.vectors_through, limit=self._batch
+        )
+        if messages is None:
+            return
+        messages = [m for m in messages if m.sequence <= state.terms_through]
+        vectors: list[MessageVector] = []
+        for start in range(0, len(messages), EMBED_CHUNK):
+            chunk = messages[start : start + EMBED_CHUNK]
+            embedded = quantize(await self._embedder.embed([m.content for m in chunk]))
+            vectors += [
+                MessageVector(m.sequence, m.uuid, vector, scale)
+                for m, (vector, scale) in zip(chunk, embedded, strict=True)
+            ]
+        through = messages[-1].sequence if messages else state.terms_through
+        await self._store.save_message_vectors(session_id, vectors, through)
+
+    async def _embedder_failed(self, session_id: str, exc: EmbedderError, delay: float) -> None:
+        name = self._embedder.name if self._embedder else "none"
+        log.warning(
+            "embedder %s failed on session %s, retrying in %.1fs (keyword indexing goes on): %s",
+            name,
+            session_id,
+            delay,
+            exc,
+        )
+        self._embedding_retry_at[session_id] = time.monotonic() + delay
+        await self._health.set(False)
+
+    async def _embedder_works(self, session_id: str) -> None:
+        if not self._embedding_retry_at:
+            await self._health.set(True)
+
+    def _log_recovery(self) -> None:
+        if self._embedder is not None:
+            log.info("embedder %s works again", self._embedder.name)

@@ -1,0 +1,364 @@
+"""Storage contract: search indexing and SearchMemory, identical on every store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+import pytest
+
+from server.domain.errors import NotFound
+from server.domain.models import JsonObject, RoleType
+from server.domain.ports.store import Store
+from server.domain.search.engine import SearchAnswer, SearchEngine, SearchSettings
+from server.domain.search.indexer import SearchIndexer
+from server.domain.search.inputs import ConditionInput, NumberBounds, SearchInput, TimeRangeInput
+from server.domain.search.records import MessageTerms
+from server.domain.tenancy import DEFAULT_TENANT
+from server.domain.tenant_store import TenantStore
+from tests.support.embedders import FakeEmbedder
+from tests.support.records import NOW, new_message, new_session, new_user, summary_of
+
+
+@dataclass
+class Search:
+    store: Store
+    engine: SearchEngine
+    indexer: SearchIndexer
+
+    async def add(
+        self,
+        session_id: str,
+        contents: Sequence[str],
+        *,
+        tenant: str = DEFAULT_TENANT,
+        role_type: RoleType = RoleType.USER,
+        metadata: JsonObject | None = None,
+        seconds: float = 0,
+        index: bool = True,
+    ) -> None:
+        view = TenantStore(self.store, tenant)
+        messages = [
+            replace(
+                new_message(text, role_type=role_type, metadata=metadata),
+                created_at=NOW + timedelta(seconds=seconds),
+            )
+            for text in contents
+        ]
+        await view.append_messages(session_id, messages, NOW)
+        if index:
+            await self.indexer.index_now(view.key(session_id))
+
+    async def __call__(
+        self, query: str, tenant: str = DEFAULT_TENANT, **given: object
+    ) -> SearchAnswer:
+        if "user_id" not in given:
+            given.setdefault("session_id", "s1")
+        return await self.engine.search(tenant, SearchInput(query=query, **given))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def search(store: Store) -> Search:
+    embedder = FakeEmbedder()
+    return Search(store, SearchEngine(store, embedder), SearchIndexer(store, embedder))
+
+
+def contents(answer: SearchAnswer) -> list[str]:
+    """Each hit's text; a summary's marked ``summary:``."""
+    return [
+        hit.message.content
+        if hit.message
+        else f"summary:{hit.summary.content if hit.summary else ''}"
+        for hit in answer.hits
+    ]
+
+
+CORPUS = [
+    "The invoice for March is wrong, billing charged me twice",
+    "Our deployment to staging failed again last night",
+    "Billing question: can I get a refund for the double charge on my invoice?",
+    "I like hiking in the mountains on weekends",
+    "The billing page loads slowly",
+]
+
+
+async def test_keyword_ranks_by_bm25_and_names_the_matched_terms(search: Search) -> None:
+    """Keyword search returns only texts sharing a stem with the query, best BM25 first,
+    each with the stemmed query terms it holds."""
+    await search.add("s1", CORPUS)
+    answer = await search("billing invoices", search_type="keyword")
+    assert contents(answer) == [CORPUS[0], CORPUS[2], CORPUS[4]]
+    assert [hit.matched_terms for hit in answer.hits] == [
+        ("bill", "invoic"),
+        ("bill", "invoic"),
+        ("bill",),
+    ]
+    assert answer.hits[0].score > answer.hits[1].score > answer.hits[2].score > 0
+    assert not answer.truncated and answer.unindexed_messages == 0
+
+
+async def test_rankings_are_deterministic_scores_included(search: Search) -> None:
+    """The same search twice gives the same results and the same scores."""
+    await search.add("s1", CORPUS)
+    first, second = await search("billing refund"), await search("billing refund")
+    assert [(h.message, h.score) for h in first.hits] == [(h.message, h.score) for h in second.hits]
+
+
+async def test_semantic_finds_a_paraphrase_without_a_shared_word(search: Search) -> None:
+    """Semantic search ranks by embedding similarity: a paraphrase comes first."""
+    await search.add("s1", ["The weather is nice", "I will purchase an automobile", "Pasta recipe"])
+    answer = await search("buying a car", search_type="semantic")
+    assert contents(answer)[0] == "I will purchase an automobile"
+    assert answer.hits[0].matched_terms == ()
+    assert (await search("buying a car", search_type="keyword")).hits == []
+
+
+async def test_hybrid_fuses_keyword_and_semantic_and_is_the_default(search: Search) -> None:
+    """With an embedder the default is hybrid: reciprocal rank fusion of both lists."""
+    await search.add("s1", ["I want to buy a car", "I will purchase an automobile", "Pasta recipe"])
+    answer = await search("buy car")
+    assert answer.search_type.value == "hybrid"
+    assert contents(answer)[:2] == ["I want to buy a car", "I will purchase an automobile"]
+    # first by keyword, second by semantic search (the paraphrase is closer there)
+    assert answer.hits[0].score == pytest.approx(1 / 61 + 1 / 62)
+
+
+async def test_limit_bounds_the_results(search: Search) -> None:
+    """No more results than the limit; 0 means 10."""
+    await search.add("s1", [f"billing note {n}" for n in range(15)])
+    assert len((await search("billing", limit=3)).hits) == 3
+    assert len((await search("billing")).hits) == 10
+
+
+async def test_user_scope_spans_the_users_sessions_only(search: Search, store: Store) -> None:
+    """A user's search covers each of their sessions, and no other user's."""
+    for user in ("jane", "john"):
+        await store.create_user(new_user(user))
+    for session_id, owner in [("s1", "jane"), ("s2", "jane"), ("s3", "john")]:
+        await store.create_session(new_session(session_id, user_id=owner))
+        await search.add(session_id, [f"billing issue in {session_id}"])
+    answer = await search("billing", user_id="jane", search_type="keyword")
+    assert sorted(hit.session_id for hit in answer.hits) == ["s1", "s2"]
+
+
+async def test_unknown_session_or_user_is_not_found(search: Search) -> None:
+    """Searching an unknown session or user raises NotFound."""
+    with pytest.raises(NotFound):
+        await search("x", session_id="nope")
+    with pytest.raises(NotFound):
+        await search("x", user_id="nobody")
+
+
+async def test_role_type_filter(search: Search) -> None:
+    """Only messages of the given role types are returned."""
+    await search.add("s1", ["billing from the user"])
+    await search.add("s1", ["billing from the assistant"], role_type=RoleType.ASSISTANT)
+    answer = await search("billing", role_types=["assistant"])
+    assert contents(answer) == ["billing from the assistant"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        (ConditionInput("topic", "equals", value="billing"), ["gold"]),
+        (ConditionInput("customer.tier", "equals", value="gold"), ["gold"]),
+        (ConditionInput("customer.tier", "any_of", values=["silver", "bronze"]), ["silver"]),
+        (ConditionInput("urgent", "exists", exists=True), ["silver"]),
+        (ConditionInput("urgent", "exists", exists=False), ["gold", "plain"]),
+        (ConditionInput("score", "number", number=NumberBounds(gte=2, lt=5)), ["gold"]),
+        (ConditionInput("score", "equals", value=1), ["silver"]),
+        (
+            ConditionInput("due", "time", time=TimeRangeInput(start=(1_780_000_000, 0), end=None)),
+            ["silver"],
+        ),
+    ],
+)
+async def test_metadata_filter(
+    search: Search, condition: ConditionInput, expected: list[str]
+) -> None:
+    """Each comparison of the metadata filter selects exactly the matching messages."""
+    await search.add(
+        "s1",
+        ["billing gold"],
+        metadata={"topic": "billing", "customer": {"tier": "gold"}, "score": 3},
+    )
+    await search.add(
+        "s1",
+        ["billing silver"],
+        metadata={
+            "customer": {"tier": "silver"},
+            "urgent": None,
+            "score": 1.0,
+            "due": "2026-12-01T00:00:00Z",
+        },
+    )
+    await search.add("s1", ["billing plain"])
+    answer = await search("billing", metadata=[condition], search_type="keyword")
+    assert sorted(content.split()[1] for content in contents(answer)) == sorted(expected)
+
+
+async def test_created_at_range(search: Search) -> None:
+    """Only messages created within [start, end) are returned."""
+    await search.add("s1", ["billing early"], seconds=0)
+    await search.add("s1", ["billing late"], seconds=100)
+    start = NOW + timedelta(seconds=50)
+    answer = await search("billing", created_at=TimeRangeInput(start=(int(start.timestamp()), 0)))
+    assert contents(answer) == ["billing late"]
+
+
+async def test_summaries_are_searched_when_asked(search: Search, store: Store) -> None:
+    """Target summaries searches the latest rolling summary; all ranks both together."""
+    await search.add("s1", ["hello there", "billing trouble"])
+    stored = await store.list_messages("s1", after_sequence=0, limit=10)
+    assert stored
+    await store.save_summary("s1", summary_of(stored[0], 1, content="Jane asked about billing"))
+    only = await search("billing", target="summaries", search_type="keyword")
+    assert contents(only) == ["summary:Jane asked about billing"]
+    both = await search("billing", target="all", search_type="keyword")
+    assert sorted(contents(both)) == ["billing trouble", "summary:Jane asked about billing"]
+    filtered = await search(
+        "billing", target="all", metadata=[ConditionInput("a", "exists", exists=True)]
+    )
+    assert contents(filtered) == []
+
+
+async def test_a_deleted_message_is_never_returned(search: Search, store: Store) -> None:
+    """After DeleteMemory or the session's deletion, no search returns its messages."""
+    await search.add("s1", ["billing one", "billing two"])
+    await store.delete_messages("s1", NOW)
+    for search_type in ("keyword", "semantic", "hybrid"):
+        assert (await search("billing", search_type=search_type)).hits == []
+    await search.add("s1", ["billing three"])
+    assert contents(await search("billing")) == ["billing three"]
+    await store.delete_session("s1")
+    await store.create_session(new_session("s1"))
+    assert (await search("billing")).hits == []
+
+
+async def test_a_metadata_update_is_seen_at_once(search: Search, store: Store) -> None:
+    """Filters read a message's current metadata, changed without re-indexing."""
+    await search.add("s1", ["billing question"])
+    (message,) = await store.list_messages("s1", after_sequence=0, limit=1) or []
+    topic = [ConditionInput("topic", "equals", value="billing")]
+    assert (await search("billing", metadata=topic)).hits == []
+    await store.replace_message_metadata("s1", message.uuid, {"topic": "billing"})
+    answer = await search("billing", metadata=topic)
+    assert [hit.message.metadata for hit in answer.hits if hit.message] == [{"topic": "billing"}]
+
+
+async def test_tenants_never_see_each_others_results(search: Search) -> None:
+    """The same session id in two tenants: each search sees its own tenant's messages."""
+    await search.add("s1", ["billing for acme"], tenant="acme")
+    await search.add("s1", ["billing for globex"], tenant="globex")
+    assert contents(await search("billing", tenant="acme")) == ["billing for acme"]
+    assert contents(await search("billing", tenant="globex")) == ["billing for globex"]
+    with pytest.raises(NotFound):
+        await search("billing", tenant="initech")
+
+
+async def test_unindexed_messages_are_counted_and_keyword_search_waits_for_terms(
+    search: Search,
+) -> None:
+    """Messages not yet indexed are counted in the answer; indexing makes them findable."""
+    await search.add("s1", ["billing indexed"])
+    await search.add("s1", ["billing fresh", "another billing"], index=False)
+    answer = await search("billing", search_type="keyword")
+    assert (contents(answer), answer.unindexed_messages) == (["billing indexed"], 2)
+    await search.indexer.index_now("s1")
+    answer = await search("billing", search_type="keyword")
+    assert (len(answer.hits), answer.unindexed_messages) == (3, 0)
+
+
+async def test_a_failing_embedder_leaves_keyword_indexing_going(store: Store) -> None:
+    """While the embedder fails, terms are indexed and keyword search finds new messages;
+    embeddings catch up once it works again."""
+    embedder = FakeEmbedder()
+    embedder.failing = True
+    search = Search(store, SearchEngine(store, embedder), SearchIndexer(store, embedder))
+    await search.add("s1", ["billing broken"], index=False)
+    with pytest.raises(Exception, match="failing"):
+        await search.indexer.index_now("s1")
+    keyword = await search("billing", search_type="keyword")
+    assert (contents(keyword), keyword.unindexed_messages) == (["billing broken"], 0)
+    degraded = await search("billing")  # the default falls back to keyword search
+    assert degraded.search_type.value == "keyword"
+    embedder.failing = False
+    await search.indexer.index_now("s1")
+    semantic = await search("billing", search_type="semantic")
+    assert (contents(semantic), semantic.unindexed_messages) == (["billing broken"], 0)
+
+
+async def test_the_scan_cap_truncates_semantic_and_keyword_search(store: Store) -> None:
+    """Beyond MEMORIA_SEARCH_MAX_SCAN messages the answer says truncated, newest kept."""
+    embedder = FakeEmbedder()
+    engine = SearchEngine(store, embedder, SearchSettings(max_scan=3, scan_batch=2))
+    search = Search(store, engine, SearchIndexer(store, embedder))
+    await search.add("s1", [f"billing {n}" for n in range(5)])
+    semantic = await search("billing", search_type="semantic")
+    assert semantic.truncated
+    assert contents(semantic) == ["billing 4", "billing 3", "billing 2"]
+    assert (await search("billing", search_type="keyword")).truncated
+    small = Search(store, SearchEngine(store, embedder, SearchSettings(max_scan=5)), search.indexer)
+    assert not (await small("billing", search_type="semantic")).truncated
+
+
+async def test_mmr_prefers_diverse_results(search: Search) -> None:
+    """With MMR, a near-duplicate of the best result gives way to a different one."""
+    await search.add(
+        "s1",
+        [
+            "billing invoice refund",
+            "billing invoice refund please",
+            "billing login password",
+        ],
+    )
+    plain = await search("billing invoice refund", search_type="keyword", limit=2)
+    assert contents(plain)[1] == "billing invoice refund please"
+    diverse = await search("billing invoice refund", search_type="keyword", limit=2, mmr_lambda=0.3)
+    assert contents(diverse) == ["billing invoice refund", "billing login password"]
+
+
+async def test_terms_saved_for_a_deleted_message_are_never_returned(
+    search: Search, store: Store
+) -> None:
+    """An indexer racing a delete (terms saved after the message went, or for the old
+    message at a reused position) never brings it back; the mark never passes the
+    session's last sequence."""
+    stored = (await store.append_messages("s1", [new_message("billing")], NOW)).messages
+    await store.delete_messages("s1", NOW)
+    await store.save_message_terms("s1", [MessageTerms(1, stored[0].uuid, ("bill",))], 1)
+    assert (await search("billing", search_type="keyword")).hits == []
+    await store.save_message_terms("s1", [], 99)
+    (state,) = await store.index_states(["s1"])
+    assert (state.terms_through, state.last_sequence) == (1, 1)
+    await store.delete_session("s1")
+    await search.add("s1", ["billing again"], index=False)  # sequence 1 once more
+    await store.save_message_terms("s1", [MessageTerms(1, stored[0].uuid, ("bill",))], 1)
+    assert (await search("billing", search_type="keyword")).hits == []
+
+
+async def test_sessions_to_index_lists_the_sessions_behind(store: Store) -> None:
+    """The resume scan lists sessions whose marks lag their messages."""
+    await store.append_messages("a", [new_message()], NOW)
+    await store.append_messages("b", [new_message()], NOW)
+    await SearchIndexer(store, None).index_now("a")
+    assert await store.sessions_to_index(with_vectors=False, after=None, limit=10) == ["b"]
+    assert await store.sessions_to_index(with_vectors=True, after=None, limit=10) == ["a", "b"]
+
+
+async def test_two_servers_never_index_the_same_messages_twice(
+    store: Store, other_store: Store
+) -> None:
+    """Indexers of two processes racing on one session: each message is embedded once."""
+    await store.append_messages("s1", [new_message(f"billing {n}") for n in range(40)], NOW)
+    embedders = [FakeEmbedder(), FakeEmbedder()]
+    indexers = [
+        SearchIndexer(on, embedder, batch=5)
+        for on, embedder in zip([store, other_store], embedders, strict=True)
+    ]
+    await asyncio.gather(*(indexer.index_now("s1") for indexer in indexers))
+    (state,) = await store.index_states(["s1"])
+    assert (state.terms_through, state.vectors_through) == (40, 40)
+    assert sum(embedder.texts for embedder in embedders) == 40
