@@ -9,7 +9,9 @@ flight (p50, p99) and at 32 in flight over 32 sessions (calls per second), and
 GetMemory at one in flight on a session of 10,000 messages (``--long-session``).
 At 32 in flight it also takes the CPU time the server (all its processes) and
 the client spent per call: figures that other load on the machine disturbs
-less than rates do. Prints each run and
+less than rates do. Before each phase it waits for Memoria's background search
+indexing to catch up, so that indexing does not share the CPU with what is
+measured (the AddMemory @32 phase still pays for the indexing it causes). Prints each run and
 the median of the runs, each Memoria figure with its ratio to the echo's (the
 long session's to the echo's GetMemory), and the long session's p50 over a
 fresh session's.
@@ -138,9 +140,30 @@ async def long_session(stub: Any, count: int, size: int) -> float:
 
     with contextlib.suppress(grpc.aio.AioRpcError):  # the echo has no ImportMessages
         await stub.ImportMessages(requests())
+    await settle(stub, [session])
     get = pb.GetMemoryRequest(session_id=session)
     p50, _ = await latencies(lambda: stub.GetMemory(get), count)
     return p50
+
+
+async def settle(stub: Any, session_ids: list[str], patience: float = 300.0) -> None:
+    """Waits until background indexing has reached every message of the sessions, so
+    that it does not share the CPU with what is measured next (the echo has no
+    SearchMemory: nothing to wait for)."""
+    try:
+        async with asyncio.timeout(patience):
+            for session_id in session_ids:
+                request = pb.SearchMemoryRequest(session_id=session_id, query="Kindred", limit=1)
+                while True:  # polled: the server tells how far indexing has got
+                    answer = await stub.SearchMemory(request)
+                    if not answer.unindexed_messages:
+                        break
+                    await asyncio.sleep(0.2)
+    except TimeoutError:
+        print(f"  (indexing had not caught up after {patience:.0f} s)")
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
 
 
 async def measure(
@@ -152,12 +175,14 @@ async def measure(
     try:
         stubs = [memory_service_pb2_grpc.MemoryServiceStub(channel) for channel in channels]
         run = uuid.uuid4().hex[:8]
-        sessions = [calls(stubs[n % connections], f"ceiling-{run}-{n}") for n in range(IN_FLIGHT)]
+        names = [f"ceiling-{run}-{n}" for n in range(IN_FLIGHT)]
+        sessions = [calls(stubs[n % connections], name) for n, name in enumerate(names)]
         for session in sessions:  # a window to read, and every path warmed up
             for _ in range(12):
                 await session["AddMemory"]()
         figures: dict[str, float] = {}
         for name in ("AddMemory", "GetMemory"):
+            await settle(stubs[0], names)
             p50, p99 = await latencies(sessions[0][name], count)
             figures[f"{name} p50 @1 ms"], figures[f"{name} p99 @1 ms"] = p50, p99
             (
