@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.domain.errors import Aborted
-from server.storage.sqlite.connection import SqliteWorker
+from server.storage.sqlite.connection import SqliteWorker, WriterLock
 
 
 def _create(connection: sqlite3.Connection) -> None:
@@ -126,4 +126,24 @@ async def test_lone_writes_are_checkpointed_by_the_writer_thread(tmp_path: Path)
     # once it has been copied back, SQLite writes the WAL over from its start.
     assert wal_frames < 2500
     assert await worker.run(_values) == list(range(2500))
+    await worker.close()
+
+
+async def test_a_write_waits_for_another_process_holding_the_writer_lock(tmp_path: Path) -> None:
+    """Writers of several processes take turns through a file lock beside the
+    database: while another holds it, a lone write is queued for the writer
+    thread, which takes the lock as soon as it is free."""
+    path = tmp_path / "t.db"
+    worker = SqliteWorker(path, "test", group_commit=True)
+    await worker.run_alone(_create)
+    other_process = WriterLock(path)  # its own open file, as another process has
+    loop_thread = threading.get_ident()
+    with other_process.held():
+        write = asyncio.ensure_future(worker.run(_thread_of_insert(1), small=True))
+        await asyncio.sleep(0.2)
+        assert not write.done()
+    assert await asyncio.wait_for(write, 10) != loop_thread
+    assert await worker.run(_thread_of_insert(2), small=True) == loop_thread  # free again
+    assert await worker.run(_values) == [1, 2]
+    other_process.close()
     await worker.close()

@@ -8,7 +8,9 @@ transactions are ordinary sequential code. SQLite releases the GIL while it work
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -22,6 +24,10 @@ from server.domain.errors import Aborted, DataLoss, MemoriaError, StoreFailure, 
 __all__ = ["LoopReader", "SqliteWorker", "transaction", "translated"]
 
 T = TypeVar("T")
+# A queued write: the operation, its caller's future, and the caller's event loop.
+_Pending = tuple[
+    Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop
+]
 
 log = logging.getLogger("memoria.storage.sqlite")
 
@@ -39,11 +45,9 @@ class SqliteWorker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._connection: sqlite3.Connection | None = None
         self._group_commit = group_commit
-        self._pending: list[
-            tuple[
-                Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop
-            ]
-        ] = []
+        self._pending: list[_Pending] = []
+        self._thread_lock = WriterLock(path)  # the writer thread's
+        self._loop_lock = WriterLock(path)  # the event loop's, for lone writes
         self._lock = threading.Lock()
         # Writes of this process waiting for the writer thread.
         self._in_flight = 0
@@ -99,19 +103,24 @@ class SqliteWorker:
             self._loop_connection.execute("PRAGMA busy_timeout = 0")  # never wait here
             self._loop_connection.execute("PRAGMA wal_autocheckpoint = 0")
         connection = self._loop_connection
+        if not self._loop_lock.take_now():
+            raise _Locked
         try:
-            connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise _Locked from exc
-        try:
-            result = operation(connection)
-            connection.execute("COMMIT")
-        except BaseException as exc:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise translated(exc) from exc
-            raise
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # a writer that does not take our lock
+                raise _Locked from exc
+            try:
+                result = operation(connection)
+                connection.execute("COMMIT")
+            except BaseException as exc:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise translated(exc) from exc
+                raise
+        finally:
+            self._loop_lock.release()
         self._lone_commits += 1
         if self._lone_commits % _LONE_COMMITS_PER_CHECKPOINT == 0:
             self._checkpoint_due = True
@@ -142,29 +151,9 @@ class SqliteWorker:
                 connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error as exc:  # the writes go on; a later checkpoint catches up
                 log.warning("SQLite checkpoint failed: %s", exc)
-        outcomes: list[_Outcome] = []
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            for operation, done, _ in group:
-                if done.cancelled():
-                    continue  # its caller gave up before it started, as with an executor
-                connection.execute("SAVEPOINT operation")
-                try:
-                    result = operation(connection)
-                except BaseException as exc:
-                    connection.execute("ROLLBACK TO operation")
-                    connection.execute("RELEASE operation")
-                    outcomes.append((done, None, exc))
-                else:
-                    connection.execute("RELEASE operation")
-                    outcomes.append((done, result, None))
-            connection.execute("COMMIT")
-        except BaseException as exc:  # BEGIN or COMMIT failed: none of the group is stored
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            outcomes = [(done, None, exc) for _, done, _ in group]
-        loops = {loop for _, _, loop in group}
-        for loop in loops:
+        with self._thread_lock.held():  # the checkpoint above needs no lock of ours
+            outcomes = _commit_group(connection, group)
+        for loop in {loop for _, _, loop in group}:
             answers = [outcome for outcome in outcomes if outcome[0].get_loop() is loop]
             with suppress(RuntimeError):  # that loop is closed: nobody waits any more
                 loop.call_soon_threadsafe(_answer, answers)
@@ -185,6 +174,8 @@ class SqliteWorker:
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None
+        self._thread_lock.close()
+        self._loop_lock.close()
 
 
 class _Locked(Exception):
@@ -194,6 +185,51 @@ class _Locked(Exception):
 # Lone writes commit without checkpointing: after this many, the writer thread copies
 # the WAL back into the database (as SQLite's automatic checkpoint would have).
 _LONE_COMMITS_PER_CHECKPOINT = 1000
+
+
+class WriterLock:
+    """An exclusive ``flock`` on a file beside the database, held around each write
+    transaction.
+
+    SQLite makes a writer that finds the database locked sleep and try again (1,
+    2, 5, 10 ms ...), so the writers of several processes (``MEMORIA_WORKERS``)
+    stall each other; a process waiting for this lock is woken by the kernel the
+    moment its holder lets go. Each instance is its own open file: the event
+    loop's and the writer thread's locks exclude each other too.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self._path = database.with_name(database.name + "-lock")
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        fcntl.flock(self._file(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+
+    def take_now(self) -> bool:
+        """Takes the lock if it is free; False when another writer holds it."""
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        fcntl.flock(self._file(), fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _file(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
 
 
 class LoopReader:
@@ -220,6 +256,32 @@ class LoopReader:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _commit_group(connection: sqlite3.Connection, group: list[_Pending]) -> list[_Outcome]:
+    """Runs the group's writes in one transaction, each in a savepoint of its own."""
+    outcomes: list[_Outcome] = []
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        for operation, done, _ in group:
+            if done.cancelled():
+                continue  # its caller gave up before it started, as with an executor
+            connection.execute("SAVEPOINT operation")
+            try:
+                result = operation(connection)
+            except BaseException as exc:
+                connection.execute("ROLLBACK TO operation")
+                connection.execute("RELEASE operation")
+                outcomes.append((done, None, exc))
+            else:
+                connection.execute("RELEASE operation")
+                outcomes.append((done, result, None))
+        connection.execute("COMMIT")
+    except BaseException as exc:  # BEGIN or COMMIT failed: none of the group is stored
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        outcomes = [(done, None, exc) for _, done, _ in group]
+    return outcomes
 
 
 # A write's caller, and its result or its error.
