@@ -85,11 +85,11 @@ class Latency:
 class ScaleRun:
     store: str
     messages: int
-    import_rate: float
+    import_rate: float | None  # None: the import failed
     indexed_rate: float | None  # None: SearchMemory not served
     catch_up_seconds: float | None
     latency_ms: dict[str, Latency]  # per search type
-    stalled: bool = False
+    failure: str = ""  # why there are no search figures
 
 
 def search(
@@ -283,9 +283,13 @@ def measure_scale(
                 session_service_pb2.CreateSessionRequest(session_id=session_id, user_id=user_id)
             )
         started = time.perf_counter()
-        stored = sum(
-            import_serialized(stubs, session_id, batches) for session_id, batches in sessions
-        )
+        try:
+            stored = sum(
+                import_serialized(stubs, session_id, batches) for session_id, batches in sessions
+            )
+        except grpc.RpcError as error:
+            print(f"  import failed: {error.code().name}: {error.details()}", flush=True)
+            return ScaleRun(kind, messages, None, None, None, {}, failure="import failed")
         imported = time.perf_counter()
         if stored != messages:
             raise AssertionError(f"import stored {stored} of {messages}")
@@ -299,7 +303,7 @@ def measure_scale(
             return run
         except Stalled as stalled:
             print(f"  indexing stalled ({stalled}): no search figures", flush=True)
-            run.stalled = True
+            run.failure = "stalled"
             return run
         indexed = time.perf_counter()
         run.indexed_rate = messages / (indexed - started)
@@ -361,16 +365,12 @@ def print_scale(runs: list[ScaleRun]) -> None:
         f"  {'type':9} {'p50 ms':>8} {'p99 ms':>8} {'searches':>8} {'truncated':>9}  failed"
     )
     for run in runs:
-        indexed = (
-            f"{run.indexed_rate:,.0f}" if run.indexed_rate else "stalled" if run.stalled else "-"
-        )
+        indexed = f"{run.indexed_rate:,.0f}" if run.indexed_rate else "-"
+        imports = f"{run.import_rate:,.0f}" if run.import_rate else "-"
         catch_up = f"{run.catch_up_seconds:.1f} s" if run.catch_up_seconds is not None else "-"
-        head = (
-            f"  {run.store:8} {run.messages:>9,} {run.import_rate:>9,.0f} {indexed:>10}"
-            f" {catch_up:>9}"
-        )
+        head = f"  {run.store:8} {run.messages:>9,} {imports:>9} {indexed:>10} {catch_up:>9}"
         if not run.latency_ms:
-            print(head)
+            print(f"{head}  {run.failure}")
         for name, latency in run.latency_ms.items():
             print(
                 f"{head}  {name:9} {latency.p50:>8.1f} {latency.p99:>8.1f}"
@@ -421,6 +421,7 @@ def main() -> None:
                 measured = measure_quality(url, Path(work), env, corpus)
             if measured is not None:
                 quality[kind] = measured
+                print_quality({kind: measured})
         for size in sizes:
             print(f"{kind}: {size:,} messages", flush=True)
             with tempfile.TemporaryDirectory() as work, fresh_store_url(kind, Path(work)) as url:
