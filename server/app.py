@@ -109,6 +109,8 @@ async def running_server(
         await health.start()
         await health.report(SUMMARIZER_SERVICE, True)
         await health.report(EMBEDDER_SERVICE, True)
+        # A local model loads now, not during the first writes; an endpoint gets 10 s.
+        await domain.indexer.warm_up(within=min(settings.embeddings_timeout, 10))
         await server.start()
         domain.worker.start()
         domain.indexer.start()

@@ -233,6 +233,9 @@ class TenantStore:
         )
         return [replace(hit, session_id=self._bare(hit.session_id)) for hit in hits]
 
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        return await self._store.messages_at(self.key(session_id), sequences)
+
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         return await self._store.term_statistics([self.key(s) for s in session_ids])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -319,16 +320,23 @@ async def test_mmr_prefers_diverse_results(search: Search) -> None:
     assert contents(diverse) == ["billing invoice refund", "billing login password"]
 
 
-async def test_terms_of_a_deleted_message_are_not_stored(store: Store) -> None:
-    """Saving terms for a message deleted meanwhile stores nothing; the mark never
-    passes the session's last sequence."""
+async def test_terms_saved_for_a_deleted_message_are_never_returned(
+    search: Search, store: Store
+) -> None:
+    """An indexer racing a delete (terms saved after the message went, or for the old
+    message at a reused position) never brings it back; the mark never passes the
+    session's last sequence."""
     stored = (await store.append_messages("s1", [new_message("billing")], NOW)).messages
     await store.delete_messages("s1", NOW)
     await store.save_message_terms("s1", [MessageTerms(1, stored[0].uuid, ("bill",))], 1)
-    assert await store.keyword_candidates(["s1"], ["bill"], 10) == []
+    assert (await search("billing", search_type="keyword")).hits == []
     await store.save_message_terms("s1", [], 99)
     (state,) = await store.index_states(["s1"])
     assert (state.terms_through, state.last_sequence) == (1, 1)
+    await store.delete_session("s1")
+    await search.add("s1", ["billing again"], index=False)  # sequence 1 once more
+    await store.save_message_terms("s1", [MessageTerms(1, stored[0].uuid, ("bill",))], 1)
+    assert (await search("billing", search_type="keyword")).hits == []
 
 
 async def test_sessions_to_index_lists_the_sessions_behind(store: Store) -> None:
@@ -338,3 +346,19 @@ async def test_sessions_to_index_lists_the_sessions_behind(store: Store) -> None
     await SearchIndexer(store, None).index_now("a")
     assert await store.sessions_to_index(with_vectors=False, after=None, limit=10) == ["b"]
     assert await store.sessions_to_index(with_vectors=True, after=None, limit=10) == ["a", "b"]
+
+
+async def test_two_servers_never_index_the_same_messages_twice(
+    store: Store, other_store: Store
+) -> None:
+    """Indexers of two processes racing on one session: each message is embedded once."""
+    await store.append_messages("s1", [new_message(f"billing {n}") for n in range(40)], NOW)
+    embedders = [FakeEmbedder(), FakeEmbedder()]
+    indexers = [
+        SearchIndexer(on, embedder, batch=5)
+        for on, embedder in zip([store, other_store], embedders, strict=True)
+    ]
+    await asyncio.gather(*(indexer.index_now("s1") for indexer in indexers))
+    (state,) = await store.index_states(["s1"])
+    assert (state.terms_through, state.vectors_through) == (40, 40)
+    assert sum(embedder.texts for embedder in embedders) == 40

@@ -128,6 +128,21 @@ def test_grpcurl_perpetual_example(server: ServerProcess) -> None:
     )
 
 
+def test_grpcurl_search_example(server: ServerProcess) -> None:
+    [block] = marked_blocks("search", "docs/search.md")
+    answer = json.loads(run_block(block, server.address))
+    search_again = "grpcurl" + block.split("sleep 1\ngrpcurl", 1)[1]
+    deadline = time.monotonic() + 20
+    while answer.get("unindexed_messages"):  # indexing runs in the background
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.1)
+        answer = json.loads(run_block(search_again, server.address))
+    [result] = answer["results"]
+    assert result["message"]["content"] == "I refunded the duplicate payment on your bill"
+    assert (result["session_id"], result["matched_terms"]) == ("support-chat", ["bill"])
+    assert answer["search_type"] == "SEARCH_TYPE_HYBRID"
+
+
 def test_grpcurl_update_mask(server: ServerProcess) -> None:
     create, update, refused = marked_blocks("update-mask", "docs/api.md")
     created = json.loads(run_block(create, server.address))["session"]

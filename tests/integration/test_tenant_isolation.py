@@ -20,6 +20,7 @@ from bench.harness.server_process import ServerProcess
 from bench.harness.stubs import Stubs
 from tests.support.errors import call_error, field_violations
 from tests.support.keys import create_key
+from tests.support.search import search_indexed
 from tests.support.streams import history, import_requests
 
 pytestmark = pytest.mark.all_stores
@@ -104,6 +105,7 @@ def test_tenant_b_sees_nothing_of_tenant_a(tenants: tuple[Stubs, Stubs]) -> None
             spb.UpdateSessionRequest(session_id="chat", metadata=struct({}), update_mask=MASK)
         ),
         lambda: b.sessions.DeleteSession(spb.DeleteSessionRequest(session_id="chat")),
+        lambda: b.memory.SearchMemory(pb.SearchMemoryRequest(session_id="chat", query="a0")),
     ]:
         assert_not_found_as_if_never_created(call, "session", "chat")
     for call in [
@@ -127,6 +129,7 @@ def test_tenant_b_sees_nothing_of_tenant_a(tenants: tuple[Stubs, Stubs]) -> None
         ),
         lambda: b.users.DeleteUser(upb.DeleteUserRequest(user_id="jane")),
         lambda: b.users.ListUserSessions(upb.ListUserSessionsRequest(user_id="jane")),
+        lambda: b.memory.SearchMemory(pb.SearchMemoryRequest(user_id="jane", query="a0")),
     ]:
         assert_not_found_as_if_never_created(call, "user", "jane")
     assert list(b.sessions.ListSessions(spb.ListSessionsRequest()).sessions) == []
@@ -163,6 +166,13 @@ def test_tenant_b_sees_nothing_of_tenant_a(tenants: tuple[Stubs, Stubs]) -> None
     assert mine.sequence == 1
     imported = b.memory.ImportMessages(import_requests("chat-2", history(3)))
     assert (imported.stored, imported.last_sequence) == (3, 3)
+    for scope in (
+        pb.SearchMemoryRequest(session_id="chat"),
+        pb.SearchMemoryRequest(user_id="jane"),
+    ):
+        scope.query, scope.search_type = "a0 a1 b", pb.SEARCH_TYPE_KEYWORD
+        found = search_indexed(b, scope)
+        assert [r.message.content for r in found.results] == ["b"]  # B's own only
     for call, field in [
         (
             lambda: b.memory.ListMessages(

@@ -25,6 +25,7 @@ class FakeEmbedder:
         self._dimensions = dimensions
         self.failing = False
         self.calls = 0
+        self.texts = 0  # embedded so far
 
     @property
     def name(self) -> str:
@@ -38,6 +39,7 @@ class FakeEmbedder:
         self.calls += 1
         if self.failing:
             raise EmbedderError("the fake embedder is failing")
+        self.texts += len(texts)
         rows = np.zeros((len(texts), self._dimensions), dtype=np.float32)
         for row, text in enumerate(texts):
             for term in analyze(text):

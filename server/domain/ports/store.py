@@ -236,8 +236,9 @@ class Store(Protocol):
 
     # Search. A session's messages are indexed in the background (domain.search.indexer):
     # first their analyzed terms, then their embeddings. Terms and embeddings belong to
-    # their message: deleting a message deletes them at once, and every read below
-    # returns messages as they are stored now (current metadata). The lease that lets
+    # their message (session, sequence and uuid): deleting messages deletes theirs. An
+    # entry written by an indexer racing the deletion may outlive its message; hits
+    # name the uuid, and the domain drops those whose message is gone. The lease that lets
     # one process index a session at a time is a summary lease under another key
     # (``domain.search.records.index_lease_key``).
 
@@ -270,6 +271,10 @@ class Store(Protocol):
     ) -> list[TermsHit]:
         """Up to ``limit`` messages of those sessions whose stored terms include at
         least one of ``terms``, each with all its terms, in no particular order."""
+
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        """The messages of the session stored at ``sequences`` (those still stored), in
+        no particular order."""
 
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         """How many messages of those sessions have stored terms, and their total

@@ -120,11 +120,14 @@ class _Request:
 
 @dataclass(slots=True)
 class _Item:
-    """A candidate: a message or a summary of the session ``key`` (a store key)."""
+    """A candidate of the session ``key`` (a store key): the message at ``sequence``
+    (read from the store only when needed), or the session's summary (sequence 0)."""
 
     key: str
-    message: Message | None
-    summary: Summary | None
+    sequence: int
+    uuid: str = ""
+    message: Message | None = None
+    summary: Summary | None = None
     score: float = 0.0
     matched: tuple[str, ...] = ()
     terms: tuple[str, ...] | None = None
@@ -132,7 +135,11 @@ class _Item:
 
     @property
     def identity(self) -> tuple[str, int]:
-        return (self.key, self.message.sequence if self.message else 0)
+        return (self.key, self.sequence)
+
+    def rough_order(self) -> tuple[float, int, str]:
+        """Best first by what is known before the message is read: a total order."""
+        return (-self.score, -self.sequence, self.key)
 
     @property
     def text(self) -> str:
@@ -145,7 +152,7 @@ class _Item:
         session key: a total order, so equal scores rank alike on every store."""
         record = self.message or self.summary
         created = to_micros(record.created_at) if record else 0
-        return (-self.score, -created, -self.identity[1], self.key)
+        return (-self.score, -created, -self.sequence, self.key)
 
 
 @dataclass(slots=True)
@@ -276,7 +283,7 @@ class SearchEngine:
             chunk = keys[start : start + _SESSION_PAGE]
             summaries = await asyncio.gather(*(self._store.get_summary(key) for key in chunk))
             found.extend(
-                _Item(key, None, summary)
+                _Item(key, 0, summary=summary)
                 for key, summary in zip(chunk, summaries, strict=True)
                 if summary is not None
             )
@@ -293,7 +300,7 @@ class SearchEngine:
             hits = await self._store.keyword_candidates(keys, request.terms, cap + 1)
             ranking.truncated = len(hits) > cap
             candidates = [
-                _Item(hit.session_id, hit.message, None, terms=hit.terms) for hit in hits[:cap]
+                _Item(hit.session_id, hit.sequence, hit.uuid, terms=hit.terms) for hit in hits[:cap]
             ]
             statistics = await self._store.term_statistics(keys)
             documents, total_length = statistics.documents, statistics.total_length
@@ -312,12 +319,9 @@ class SearchEngine:
             document_frequency=dict(frequency),
         )
         for item in candidates:
-            if not self._accepts(request, item):
-                continue
             item.score, matched = bm25_score(request.terms, item.terms or (), stats)
             item.matched = tuple(matched)
-            ranking.items.append(item)
-        ranking.items.sort(key=_Item.order)
+        ranking.items = await self._best(request, candidates, _depth(request))
         return ranking
 
     async def _semantic(
@@ -325,21 +329,19 @@ class SearchEngine:
     ) -> _Ranking:
         assert self._embedder is not None  # checked with the request
         query = (await self._embedder.embed([request.query]))[0]
-        depth = max(request.limit, _FUSION_DEPTH)
+        depth = _depth(request)
         ranking = _Ranking()
         kept: list[_Item] = []
         if request.target is not SearchTarget.SUMMARIES:
             kept, ranking.truncated = await self._scan_vectors(request, keys, query, depth)
-        accepted = [s for s in summaries if self._accepts(request, s)]
-        if accepted:
-            vectors = await self._embedder.embed([s.text for s in accepted])
+        if summaries:
+            vectors = await self._embedder.embed([s.text for s in summaries])
             for item, vector, score in zip(
-                accepted, vectors, cosine_scores(query, vectors), strict=True
+                summaries, vectors, cosine_scores(query, vectors), strict=True
             ):
                 item.vector, item.score = vector, float(score)
-            kept += accepted
-        kept.sort(key=_Item.order)
-        ranking.items = kept[:depth]
+            kept += summaries
+        ranking.items = await self._best(request, kept, depth)
         return ranking
 
     async def _scan_vectors(
@@ -357,18 +359,19 @@ class SearchEngine:
                 asked = min(self._settings.scan_batch, budget)
                 batch = await self._store.vectors_before(key, before_sequence=before, limit=asked)
                 budget -= len(batch)
-                items = [_Item(hit.session_id, hit.message, None) for hit in batch]
+                items = [_Item(hit.session_id, hit.sequence, hit.uuid) for hit in batch]
                 rows = dequantize([(hit.vector, hit.scale) for hit in batch], query.shape[0])
                 for item, row, score in zip(items, rows, cosine_scores(query, rows), strict=True):
-                    if self._accepts(request, item):
-                        item.vector, item.score = row, float(score)
-                        kept.append(item)
+                    item.vector, item.score = row, float(score)
+                if not request.filter.is_empty:  # filter each batch on its messages
+                    items = [i for i in await self._loaded(items) if self._accepts(request, i)]
+                kept += items
                 if len(kept) > 4 * depth:
-                    kept.sort(key=_Item.order)
+                    kept.sort(key=_Item.rough_order)
                     del kept[depth:]
                 if len(batch) < asked:
                     break
-                before = batch[-1].message.sequence
+                before = batch[-1].sequence
                 if budget <= 0:
                     # Full batch at the cap: say truncated only if more remain.
                     more = await self._store.vectors_before(key, before_sequence=before, limit=1)
@@ -376,6 +379,34 @@ class SearchEngine:
                         return kept, True
                     break
         return kept, False
+
+    async def _best(self, request: _Request, items: list[_Item], depth: int) -> list[_Item]:
+        """The best ``depth`` of the scored ``items`` that pass the filters, with their
+        messages, best first. Without filters only those ``depth`` messages are read."""
+        if request.filter.is_empty:
+            items.sort(key=_Item.rough_order)
+            chosen = await self._loaded(items[:depth])
+        else:
+            chosen = [i for i in await self._loaded(items) if self._accepts(request, i)]
+        chosen.sort(key=_Item.order)
+        return chosen[:depth]
+
+    async def _loaded(self, items: list[_Item]) -> list[_Item]:
+        """``items`` with their messages read, less those whose message is gone (deleted,
+        or another one at that position since); in order."""
+        wanted: dict[str, list[int]] = {}
+        for item in items:
+            if item.message is None and item.summary is None:
+                wanted.setdefault(item.key, []).append(item.sequence)
+        found: dict[tuple[str, int], Message] = {}
+        for key, sequences in wanted.items():
+            for message in await self._store.messages_at(key, sequences):
+                found[(key, message.sequence)] = message
+        for item in items:
+            if item.message is None and item.summary is None:
+                stored = found.get(item.identity)
+                item.message = stored if stored and stored.uuid == item.uuid else None
+        return [item for item in items if item.message is not None or item.summary is not None]
 
     @staticmethod
     def _accepts(request: _Request, item: _Item) -> bool:
@@ -423,10 +454,19 @@ class SearchEngine:
         )
 
 
+def _depth(request: _Request) -> int:
+    """Candidates each ranking keeps: enough for fusion and for MMR's pool."""
+    return max(_FUSION_DEPTH, _mmr_pool(request.limit))
+
+
+def _mmr_pool(limit: int) -> int:
+    return max(4 * limit, 40)
+
+
 def _diversify(items: list[_Item], mmr_lambda: float, limit: int) -> list[_Item]:
     """MMR over the best candidates: by embedding similarity when every candidate has
     one, otherwise by the cosine of their term counts."""
-    pool = items[: max(4 * limit, 40)]
+    pool = items[: _mmr_pool(limit)]
     if not pool:
         return pool
     relevance = np.array([item.score for item in pool], dtype=np.float64)

@@ -73,6 +73,10 @@ class SearchFilter:
     has_metadata_filter: bool = False
     created_at: TimeRange | None = None
 
+    @property
+    def is_empty(self) -> bool:
+        return not (self.role_types or self.has_metadata_filter or self.created_at)
+
     def accepts_message(self, message: Message) -> bool:
         if self.role_types and message.role_type not in self.role_types:
             return False

@@ -44,6 +44,16 @@ __all__ = ["DEFAULT_SETTINGS", "SearchIndexer"]
 log = logging.getLogger("memoria.search")
 # As summary folding's, resting less: analyzing terms is cheap.
 DEFAULT_SETTINGS = WorkerSettings(duty_cycle=0.5)
+# Writes go first: a step of indexing waits until no append has come for QUIET
+# seconds, but never more than PATIENCE seconds. An import streams appends without
+# pause, and indexing costs more CPU per message than storing it (embedding above
+# all), so indexing beside it would slow it down; it catches up afterwards. Steady
+# chat traffic still gets a step every PATIENCE seconds per session.
+QUIET = 0.2
+PATIENCE = 5.0
+# Texts per call of the embedder: a local model's working memory grows with the
+# batch (wordllama: about 2 MB per 512-token text), so a step embeds a few at a time.
+EMBED_CHUNK = 16
 
 
 class SearchIndexer:
@@ -80,11 +90,13 @@ class SearchIndexer:
         self._embedding_retry_at: dict[str, float] = {}
         self._resume_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._last_append = 0.0  # monotonic
 
     def appended(self, session_id: str, last_sequence: int) -> None:
         """Messages were appended: index them in the background."""
         if self._closed:
             return
+        self._last_append = time.monotonic()
         if session_id in self._tasks:
             self._wakeups[session_id].set()
             return
@@ -102,10 +114,22 @@ class SearchIndexer:
         self._closed = True
         await cancel_all([*self._tasks.values(), *filter(None, [self._resume_task])])
 
+    async def warm_up(self, *, within: float) -> None:
+        """Embeds one text, so that a local model is loaded before the first write
+        rather than during it (its memory is a fixed cost, not a write's). A failure
+        is only logged: indexing retries later."""
+        if self._embedder is None:
+            return
+        try:
+            async with asyncio.timeout(within):
+                await self._embedder.embed(["warm-up"])
+        except (EmbedderError, TimeoutError) as exc:
+            log.warning("embedder %s is not ready: %s", self._embedder.name, exc or "timeout")
+
     async def index_now(self, session_id: str) -> None:
         """Indexes the session until caught up, in the caller's task (for tests and
         tools); raises what the embedder raises."""
-        await self._index_once(session_id, embed=True)
+        await self._index_once(session_id, embed=True, patient=False)
 
     async def _resume(self) -> None:
         resumed = await resume_sessions(
@@ -169,8 +193,9 @@ class SearchIndexer:
             if self._embedding_retry_at.pop(session_id, None) is not None:
                 await self._embedder_works(session_id)  # e.g. stopped or deleted meanwhile
 
-    async def _index_once(self, session_id: str, *, embed: bool) -> bool:
-        """Indexes until caught up; False when another process holds the lease."""
+    async def _index_once(self, session_id: str, *, embed: bool, patient: bool = True) -> bool:
+        """Indexes until caught up; False when another process holds the lease.
+        ``patient``: let writes go first (see ``QUIET``)."""
         if not self._behind(await self._state(session_id), embed):
             return True
         async with self._slots:
@@ -178,6 +203,8 @@ class SearchIndexer:
                 return False
             try:
                 while self._behind(state := await self._state(session_id), embed):
+                    if patient:
+                        await self._after_writes()
                     if not await self._lease.take(session_id):
                         return False
                     assert state is not None
@@ -191,6 +218,16 @@ class SearchIndexer:
             finally:
                 await self._lease.give_back(session_id)
         return True
+
+    async def _after_writes(self) -> None:
+        """Returns once no append came for ``QUIET`` seconds, or after ``PATIENCE``."""
+        give_up = time.monotonic() + PATIENCE
+        while True:
+            now = time.monotonic()
+            wait = min(QUIET - (now - self._last_append), give_up - now)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
 
     def _behind(self, state: IndexState | None, embed: bool) -> bool:
         if state is None:
@@ -223,11 +260,12 @@ class SearchIndexer:
             return
         messages = [m for m in messages if m.sequence <= state.terms_through]
         vectors: list[MessageVector] = []
-        if messages:
-            embedded = quantize(await self._embedder.embed([m.content for m in messages]))
-            vectors = [
+        for start in range(0, len(messages), EMBED_CHUNK):
+            chunk = messages[start : start + EMBED_CHUNK]
+            embedded = quantize(await self._embedder.embed([m.content for m in chunk]))
+            vectors += [
                 MessageVector(m.sequence, m.uuid, vector, scale)
-                for m, (vector, scale) in zip(messages, embedded, strict=True)
+                for m, (vector, scale) in zip(chunk, embedded, strict=True)
             ]
         through = messages[-1].sequence if messages else state.terms_through
         await self._store.save_message_vectors(session_id, vectors, through)

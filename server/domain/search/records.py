@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.domain.models import Message
-
 __all__ = [
     "IndexState",
     "MessageTerms",
@@ -64,19 +62,23 @@ class TermStatistics:
 
 @dataclass(frozen=True, slots=True)
 class TermsHit:
-    """A message that holds at least one of the searched terms, with its terms."""
+    """A message (by position and uuid) that holds at least one of the searched terms,
+    with all its terms. The message itself is read only for the results
+    (``messages_at``); a hit whose message is gone, or is another one now, is dropped."""
 
     session_id: str
-    message: Message
+    sequence: int
+    uuid: str
     terms: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class VectorHit:
-    """A message with its stored embedding."""
+    """A message (by position and uuid) with its stored embedding."""
 
     session_id: str
-    message: Message
+    sequence: int
+    uuid: str
     vector: bytes
     scale: float
 

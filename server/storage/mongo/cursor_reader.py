@@ -12,7 +12,6 @@ from server.storage.mongo.documents import (
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.messages import in_existing_session
 from server.storage.mongo.schema import Collections
-from server.storage.mongo.search import WITHOUT_INDEX
 
 __all__ = ["CursorReader"]
 
@@ -59,9 +58,7 @@ class CursorReader:
     async def _next(self, limit: int) -> list[Document]:
         if self._cursor is None:
             query = {"session_id": self._session_id, "sequence": {"$gt": self._after}}
-            cursor = self._collections.messages.find(query, projection=WITHOUT_INDEX).sort(
-                "sequence", 1
-            )
+            cursor = self._collections.messages.find(query).sort("sequence", 1)
             # What the driver holds: at most one batch (and at most the server's 16 MiB).
             self._cursor = cursor.batch_size(self._batch_size)
         return await self._cursor.to_list(limit)

@@ -17,7 +17,7 @@ from server.storage.mongo.documents import (
     metadata_document,
 )
 from server.storage.mongo.schema import Collections
-from server.storage.mongo.search import WITHOUT_INDEX
+from server.storage.mongo.search import delete_index
 from server.storage.mongo.summaries import delete_summary_state
 
 __all__ = [
@@ -41,11 +41,7 @@ async def _read(
     """Messages matching ``query`` by sequence, or None when the session does not exist."""
     if limit <= 0:  # a limit of 0 means "no limit" to MongoDB
         return [] if await _session_exists(collections, session_id) else None
-    cursor = (
-        collections.messages.find(query, projection=WITHOUT_INDEX)
-        .sort("sequence", order)
-        .limit(limit)
-    )
+    cursor = collections.messages.find(query).sort("sequence", order).limit(limit)
     return await in_existing_session(collections, session_id, cursor.to_list())
 
 
@@ -82,9 +78,7 @@ async def list_messages(
 
 
 async def get_message(collections: Collections, session_id: str, uuid: str) -> Message | None:
-    document = await collections.messages.find_one(
-        {"session_id": session_id, "uuid": uuid}, projection=WITHOUT_INDEX
-    )
+    document = await collections.messages.find_one({"session_id": session_id, "uuid": uuid})
     return None if document is None else message_from_document(document)
 
 
@@ -94,7 +88,7 @@ async def replace_message_metadata(
     document = await collections.messages.find_one_and_update(
         {"session_id": session_id, "uuid": uuid},
         {"$set": {"metadata": metadata_document(metadata)}},
-        return_document=ReturnDocument.AFTER,  # no projection: FerretDB v1 has none here
+        return_document=ReturnDocument.AFTER,
     )
     return None if document is None else message_from_document(document)
 
@@ -102,6 +96,7 @@ async def replace_message_metadata(
 async def delete_messages(collections: Collections, session_id: str, now: datetime) -> bool:
     await collections.messages.delete_many({"session_id": session_id})
     await delete_summary_state(collections, session_id)
+    await delete_index(collections, session_id)
     updated = await collections.sessions.update_one(
         {"_id": session_id},
         {

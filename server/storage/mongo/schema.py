@@ -25,6 +25,8 @@ class Collections:
     messages: AsyncCollection[Document]
     summaries: AsyncCollection[Document]
     summary_leases: AsyncCollection[Document]
+    message_terms: AsyncCollection[Document]
+    message_vectors: AsyncCollection[Document]
     users: AsyncCollection[Document]
     tenants: AsyncCollection[Document]
     api_keys: AsyncCollection[Document]
@@ -36,6 +38,8 @@ class Collections:
             messages=database["messages"],
             summaries=database["summaries"],
             summary_leases=database["summary_leases"],
+            message_terms=database["message_terms"],
+            message_vectors=database["message_vectors"],
             users=database["users"],
             tenants=database["tenants"],
             api_keys=database["api_keys"],
@@ -61,8 +65,6 @@ MESSAGE_INDEXES = [
     IndexModel([("session_id", ASCENDING), ("sequence", ASCENDING)], name="position", unique=True),
     # One message per uuid in a session: what makes appends idempotent.
     IndexModel([("session_id", ASCENDING), ("uuid", ASCENDING)], name="uuid", unique=True),
-    # Keyword search: a session's messages holding a term (multikey over the array).
-    IndexModel([("session_id", ASCENDING), ("terms", ASCENDING)], name="terms"),
 ]
 USER_INDEXES = [NEWEST_FIRST_INDEX]
 # One summary per version of a session: the guard of the compare-and-set (see
@@ -75,6 +77,12 @@ API_KEY_INDEXES = [
     IndexModel(
         [("tenant", ASCENDING), ("created_us", ASCENDING), ("_id", ASCENDING)], name="by_tenant"
     ),
+]
+# Search (see search.py): a session's messages holding a term (multikey over the
+# array), and a session's embeddings newest first.
+TERMS_INDEXES = [IndexModel([("session_id", ASCENDING), ("terms", ASCENDING)], name="terms")]
+VECTOR_INDEXES = [
+    IndexModel([("session_id", ASCENDING), ("sequence", DESCENDING)], name="newest_first")
 ]
 # One lease per term of a session: the guard of a take-over (see leases).
 LEASE_INDEXES = [
@@ -94,6 +102,8 @@ async def create_indexes(collections: Collections) -> None:
         (collections.messages, MESSAGE_INDEXES),
         (collections.summaries, SUMMARY_INDEXES),
         (collections.summary_leases, LEASE_INDEXES),
+        (collections.message_terms, TERMS_INDEXES),
+        (collections.message_vectors, VECTOR_INDEXES),
         (collections.users, USER_INDEXES),
         (collections.api_keys, API_KEY_INDEXES),
     ]:

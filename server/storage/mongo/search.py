@@ -1,12 +1,18 @@
 """Search index operations.
 
-A message's analyzed terms are an array on its own document (``terms``, in
-order, repeats kept, and ``terms_length``) with a multikey index on
-(session_id, terms); its embedding is ``vector`` (int8 bytes) and
-``vector_scale``. They live and die with the message: a delete needs no extra
-step. The sessions carry the marks ``terms_through`` and ``vectors_through``
-(absent means 0). FerretDB v1 has no text index and no ``$expr``: candidate
-reads use ``$in`` on the array, and the domain scores.
+Two insert-only collections beside the messages, one document per indexed
+message, whose ``_id`` names the message (session, sequence, uuid):
+``message_terms`` holds its analyzed terms (an array, in order, repeats kept,
+with a multikey index on (session_id, terms)) and ``terms_length``;
+``message_vectors`` its int8 embedding (``vector``, binary) and ``scale``.
+Writes are inserts only: on FerretDB v1, where every query scans its
+collection, an update per message would scan the messages once each. Deleting
+messages deletes their entries (``delete_index``); an entry that an indexer
+inserts while its message is being deleted outlives it, but its uuid no longer
+names a stored message and the domain drops it. The sessions carry the marks
+``terms_through`` and ``vectors_through`` (absent means 0). FerretDB v1 has no
+text index and no ``$expr``: candidates come from ``$in`` on the array, and the
+domain scores them.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bson import Binary
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
+from server.domain.models import Message
 from server.domain.search.records import (
     IndexState,
     MessageTerms,
@@ -28,9 +37,10 @@ from server.storage.mongo.documents import Document, message_from_document
 from server.storage.mongo.schema import Collections
 
 __all__ = [
-    "WITHOUT_INDEX",
+    "delete_index",
     "index_states",
     "keyword_candidates",
+    "messages_at",
     "save_message_terms",
     "save_message_vectors",
     "sessions_to_index",
@@ -38,9 +48,14 @@ __all__ = [
     "vectors_before",
 ]
 
-# The projection of ordinary message reads: the index fields are large and unused.
-WITHOUT_INDEX: Document = {"terms": False, "vector": False}
 _SCAN_BATCH = 1000
+_DUPLICATE_KEY = 11000
+
+
+def _entry_id(session_id: str, sequence: int, uuid: str) -> str:
+    # Sequence and uuid have fixed forms, so the id reads back unambiguously from
+    # the right whatever the session id holds.
+    return f"{session_id}/{sequence}/{uuid}"
 
 
 async def index_states(collections: Collections, session_ids: Sequence[str]) -> list[IndexState]:
@@ -70,35 +85,53 @@ def _state(document: Document) -> IndexState:
 async def save_message_terms(
     collections: Collections, session_id: str, terms: Sequence[MessageTerms], through: int
 ) -> None:
-    if terms:
-        await collections.messages.bulk_write(
-            [
-                UpdateOne(
-                    {"session_id": session_id, "sequence": t.sequence, "uuid": t.uuid},
-                    {"$set": {"terms": list(t.terms), "terms_length": len(t.terms)}},
-                )
-                for t in terms
-            ],
-            ordered=False,
-        )
+    await _insert_new(
+        collections.message_terms,
+        [
+            {
+                "_id": _entry_id(session_id, t.sequence, t.uuid),
+                "session_id": session_id,
+                "sequence": t.sequence,
+                "uuid": t.uuid,
+                "terms": list(t.terms),
+                "terms_length": len(t.terms),
+            }
+            for t in terms
+        ],
+    )
     await _advance(collections, "terms_through", session_id, through)
 
 
 async def save_message_vectors(
     collections: Collections, session_id: str, vectors: Sequence[MessageVector], through: int
 ) -> None:
-    if vectors:
-        await collections.messages.bulk_write(
-            [
-                UpdateOne(
-                    {"session_id": session_id, "sequence": v.sequence, "uuid": v.uuid},
-                    {"$set": {"vector": Binary(v.vector), "vector_scale": v.scale}},
-                )
-                for v in vectors
-            ],
-            ordered=False,
-        )
+    await _insert_new(
+        collections.message_vectors,
+        [
+            {
+                "_id": _entry_id(session_id, v.sequence, v.uuid),
+                "session_id": session_id,
+                "sequence": v.sequence,
+                "uuid": v.uuid,
+                "vector": Binary(v.vector),
+                "scale": v.scale,
+            }
+            for v in vectors
+        ],
+    )
     await _advance(collections, "vectors_through", session_id, through)
+
+
+async def _insert_new(collection: AsyncCollection[Document], documents: list[Document]) -> None:
+    """Inserts the documents; those stored already (an indexer that ran before) stay."""
+    if not documents:
+        return
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != _DUPLICATE_KEY for error in errors) or not errors:
+            raise
 
 
 async def _advance(collections: Collections, mark: str, session_id: str, through: int) -> None:
@@ -107,6 +140,12 @@ async def _advance(collections: Collections, mark: str, session_id: str, through
     await collections.sessions.update_one(
         {"_id": session_id, "last_sequence": {"$gte": through}}, {"$max": {mark: through}}
     )
+
+
+async def delete_index(collections: Collections, session_id: str) -> None:
+    """Deletes the index entries of a session's messages; called after deleting them."""
+    await collections.message_terms.delete_many({"session_id": session_id})
+    await collections.message_vectors.delete_many({"session_id": session_id})
 
 
 async def sessions_to_index(
@@ -144,27 +183,31 @@ async def keyword_candidates(
     collections: Collections, session_ids: Sequence[str], terms: Sequence[str], limit: int
 ) -> list[TermsHit]:
     documents = await (
-        collections.messages.find(
+        collections.message_terms.find(
             {"session_id": {"$in": list(session_ids)}, "terms": {"$in": list(terms)}},
-            projection={"vector": False},
+            projection={"_id": False, "terms_length": False},
         )
         .limit(limit)
         .to_list()
     )
     return [
-        TermsHit(d["session_id"], message_from_document(d), tuple(d["terms"])) for d in documents
+        TermsHit(d["session_id"], d["sequence"], d["uuid"], tuple(d["terms"])) for d in documents
     ]
 
 
+async def messages_at(
+    collections: Collections, session_id: str, sequences: Sequence[int]
+) -> list[Message]:
+    documents = await collections.messages.find(
+        {"session_id": session_id, "sequence": {"$in": list(sequences)}}
+    ).to_list()
+    return [message_from_document(d) for d in documents]
+
+
 async def term_statistics(collections: Collections, session_ids: Sequence[str]) -> TermStatistics:
-    cursor = await collections.messages.aggregate(
+    cursor = await collections.message_terms.aggregate(
         [
-            {
-                "$match": {
-                    "session_id": {"$in": list(session_ids)},
-                    "terms_length": {"$exists": True},
-                }
-            },
+            {"$match": {"session_id": {"$in": list(session_ids)}}},
             {"$group": {"_id": None, "documents": {"$sum": 1}, "total": {"$sum": "$terms_length"}}},
         ]
     )
@@ -178,19 +221,15 @@ async def vectors_before(
     collections: Collections, session_id: str, before_sequence: int, limit: int
 ) -> list[VectorHit]:
     documents = await (
-        collections.messages.find(
-            {
-                "session_id": session_id,
-                "sequence": {"$lt": before_sequence},
-                "vector": {"$exists": True},
-            },
-            projection={"terms": False},
+        collections.message_vectors.find(
+            {"session_id": session_id, "sequence": {"$lt": before_sequence}},
+            projection={"_id": False, "session_id": False},
         )
         .sort("sequence", -1)
         .limit(limit)
         .to_list()
     )
     return [
-        VectorHit(d["session_id"], message_from_document(d), bytes(d["vector"]), d["vector_scale"])
+        VectorHit(session_id, d["sequence"], d["uuid"], bytes(d["vector"]), d["scale"])
         for d in documents
     ]

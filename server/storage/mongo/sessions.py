@@ -19,6 +19,7 @@ from server.storage.mongo.documents import (
 )
 from server.storage.mongo.listing import NEWEST_FIRST, after_cursor
 from server.storage.mongo.schema import Collections
+from server.storage.mongo.search import delete_index
 from server.storage.mongo.summaries import delete_summary_state
 
 __all__ = [
@@ -64,6 +65,7 @@ async def delete_session(collections: Collections, session_id: str) -> bool:
     deleted = await collections.sessions.delete_one({"_id": session_id})
     await collections.messages.delete_many({"session_id": session_id})
     await delete_summary_state(collections, session_id)
+    await delete_index(collections, session_id)
     return deleted.deleted_count > 0
 
 

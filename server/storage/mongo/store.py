@@ -223,6 +223,9 @@ class MongoStore:
     ) -> list[TermsHit]:
         return await self._run(search.keyword_candidates, session_ids, terms, limit)
 
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        return await self._run(search.messages_at, session_id, sequences)
+
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         return await self._run(search.term_statistics, session_ids)
 

@@ -98,10 +98,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, key_id);
     """,
     # 6: search. Each indexed message has a row of its analyzed terms (space-separated,
-    # in order, repeats kept) and later its int8 embedding and scale; an FTS5 index
-    # over the terms finds the messages holding a query term. Deleting a message
-    # deletes its row (trigger), and the row's FTS5 entry (trigger). The sessions'
-    # marks say how far indexing has got.
+    # in order, repeats kept), later its int8 embedding and scale, and the token of
+    # its session (``scope``). An FTS5 index over terms and scope finds the messages
+    # of some sessions that hold a query term. Deleting a message deletes its row
+    # (trigger) and the row's FTS5 entry (trigger). The sessions' marks say how far
+    # indexing has got.
     """
     ALTER TABLE sessions ADD COLUMN terms_through INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sessions ADD COLUMN vectors_through INTEGER NOT NULL DEFAULT 0;
@@ -109,6 +110,8 @@ MIGRATIONS: list[str] = [
         id       INTEGER PRIMARY KEY,
         session_id TEXT NOT NULL,
         sequence INTEGER NOT NULL,
+        uuid     TEXT NOT NULL,
+        scope    TEXT NOT NULL,
         terms    TEXT NOT NULL,
         length   INTEGER NOT NULL,
         vector   BLOB,
@@ -116,15 +119,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX message_index_position ON message_index (session_id, sequence);
     CREATE VIRTUAL TABLE message_index_fts USING fts5(
-        terms, content = 'message_index', content_rowid = 'id',
+        terms, scope, content = 'message_index', content_rowid = 'id',
         tokenize = 'unicode61 remove_diacritics 0'
     );
     CREATE TRIGGER message_index_added AFTER INSERT ON message_index BEGIN
-        INSERT INTO message_index_fts (rowid, terms) VALUES (new.id, new.terms);
+        INSERT INTO message_index_fts (rowid, terms, scope)
+        VALUES (new.id, new.terms, new.scope);
     END;
     CREATE TRIGGER message_index_removed AFTER DELETE ON message_index BEGIN
-        INSERT INTO message_index_fts (message_index_fts, rowid, terms)
-        VALUES ('delete', old.id, old.terms);
+        INSERT INTO message_index_fts (message_index_fts, rowid, terms, scope)
+        VALUES ('delete', old.id, old.terms, old.scope);
     END;
     CREATE TRIGGER message_deleted AFTER DELETE ON messages BEGIN
         DELETE FROM message_index

@@ -241,6 +241,11 @@ class SqliteStore:
             partial(search.keyword_candidates, session_ids=session_ids, terms=terms, limit=limit)
         )
 
+    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
+        return await self._reader.run(
+            partial(search.messages_at, session_id=session_id, sequences=sequences)
+        )
+
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         return await self._reader.run(partial(search.term_statistics, session_ids=session_ids))
 

@@ -16,7 +16,12 @@ from memoria_client.models import (
     Memory,
     MemoryType,
     Message,
+    MetadataCondition,
     RoleType,
+    SearchResult,
+    SearchResults,
+    SearchTarget,
+    SearchType,
     Session,
     Summary,
     User,
@@ -33,6 +38,17 @@ _ROLE_NAMES = {number: name for name, number in ROLE_TYPES.items()}
 MEMORY_TYPES: dict[str, int] = {
     "perpetual": memory_pb.MEMORY_TYPE_PERPETUAL,
     "message_window": memory_pb.MEMORY_TYPE_MESSAGE_WINDOW,
+}
+SEARCH_TYPES: dict[str, int] = {
+    "keyword": memory_pb.SEARCH_TYPE_KEYWORD,
+    "semantic": memory_pb.SEARCH_TYPE_SEMANTIC,
+    "hybrid": memory_pb.SEARCH_TYPE_HYBRID,
+}
+_SEARCH_TYPE_NAMES = {number: name for name, number in SEARCH_TYPES.items()}
+SEARCH_TARGETS: dict[str, int] = {
+    "messages": memory_pb.SEARCH_TARGET_MESSAGES,
+    "summaries": memory_pb.SEARCH_TARGET_SUMMARIES,
+    "all": memory_pb.SEARCH_TARGET_ALL,
 }
 # Integers beyond this are not exact in a JSON number (a double), so they stay floats.
 _EXACT_INTEGER = 2**53
@@ -143,22 +159,92 @@ def message_of(proto: message_pb2.Message) -> Message:
     )
 
 
+def summary_of(proto: message_pb2.Summary) -> Summary:
+    return Summary(
+        uuid=proto.uuid,
+        content=proto.content,
+        token_count=proto.token_count,
+        last_message_uuid=proto.last_message_uuid,
+        last_message_sequence=proto.last_message_sequence,
+        created_at=time_of(proto.created_at),
+        version=proto.version,
+    )
+
+
 def memory_of(proto: memory_pb.GetMemoryResponse) -> Memory:
-    summary = None
-    if proto.HasField("summary"):
-        summary = Summary(
-            uuid=proto.summary.uuid,
-            content=proto.summary.content,
-            token_count=proto.summary.token_count,
-            last_message_uuid=proto.summary.last_message_uuid,
-            last_message_sequence=proto.summary.last_message_sequence,
-            created_at=time_of(proto.summary.created_at),
-            version=proto.summary.version,
-        )
     return Memory(
         messages=[message_of(m) for m in proto.messages],
-        summary=summary,
+        summary=summary_of(proto.summary) if proto.HasField("summary") else None,
         token_count=proto.token_count,
+    )
+
+
+def search_type_of(search_type: SearchType | None) -> int:
+    return 0 if search_type is None else _number_of("search_type", search_type, SEARCH_TYPES)
+
+
+def search_target_of(target: SearchTarget) -> int:
+    return _number_of("target", target, SEARCH_TARGETS)
+
+
+def metadata_filter_of(
+    metadata: Mapping[str, Any] | list[MetadataCondition],
+) -> memory_pb.MetadataFilter:
+    """A mapping means "each path equals its value"; conditions say more."""
+    if isinstance(metadata, Mapping):
+        metadata = [MetadataCondition(path=path, equals=value) for path, value in metadata.items()]
+    return memory_pb.MetadataFilter(all_of=[_condition_of(c) for c in metadata])
+
+
+def _condition_of(condition: MetadataCondition) -> memory_pb.MetadataCondition:
+    numbers = {"gt": condition.gt, "gte": condition.gte, "lt": condition.lt, "lte": condition.lte}
+    comparisons: dict[str, Any] = {
+        "equals": None if condition.equals is None else _value_of(condition.equals),
+        "any_of": None
+        if condition.any_of is None
+        else memory_pb.ScalarList(values=[_value_of(v) for v in condition.any_of]),
+        "exists": condition.exists,
+        "number": memory_pb.NumberRange(**{k: v for k, v in numbers.items() if v is not None})
+        if any(v is not None for v in numbers.values())
+        else None,
+        "time": memory_pb.TimeRange(
+            start=timestamp_of(condition.start), end=timestamp_of(condition.end)
+        )
+        if condition.start is not None or condition.end is not None
+        else None,
+    }
+    given = {name: value for name, value in comparisons.items() if value is not None}
+    if len(given) != 1:
+        raise ValueError(
+            f"metadata condition on {condition.path!r} must set exactly one comparison"
+            " (equals, any_of, exists, a number bound or a time bound)"
+        )
+    return memory_pb.MetadataCondition(path=condition.path, **given)
+
+
+def _value_of(value: str | float | bool) -> struct_pb2.Value:
+    if isinstance(value, bool):
+        return struct_pb2.Value(bool_value=value)
+    if isinstance(value, int | float):
+        return struct_pb2.Value(number_value=value)
+    return struct_pb2.Value(string_value=value)
+
+
+def search_results_of(proto: memory_pb.SearchMemoryResponse) -> SearchResults:
+    return SearchResults(
+        results=[
+            SearchResult(
+                session_id=result.session_id,
+                score=result.score,
+                message=message_of(result.message) if result.HasField("message") else None,
+                summary=summary_of(result.summary) if result.HasField("summary") else None,
+                matched_terms=list(result.matched_terms),
+            )
+            for result in proto.results
+        ],
+        search_type=cast(SearchType, _SEARCH_TYPE_NAMES.get(proto.search_type, "keyword")),
+        truncated=proto.truncated,
+        unindexed_messages=proto.unindexed_messages,
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, TypedDict, TypeVar
 
 from google.protobuf import field_mask_pb2
 
@@ -20,6 +21,11 @@ from memoria_client.models import (
     Memory,
     MemoryType,
     Message,
+    MetadataCondition,
+    RoleType,
+    SearchResults,
+    SearchTarget,
+    SearchType,
     Session,
     User,
 )
@@ -112,6 +118,44 @@ def get_memory(session_id: str, memory_type: MemoryType, lastn: int | None) -> C
         lastn=lastn or 0,
     )
     return Call(MEMORY, "GetMemory", request, _convert.memory_of, idempotent=True)
+
+
+class SearchOptions(TypedDict, total=False):
+    """The optional arguments of ``search_memory`` (see ``memoria.v1.SearchMemoryRequest``)."""
+
+    limit: int
+    search_type: SearchType
+    target: SearchTarget
+    role_types: Iterable[RoleType]
+    metadata: Mapping[str, Any] | list[MetadataCondition]
+    created_after: datetime
+    created_before: datetime
+    mmr_lambda: float
+
+
+def search_memory(
+    query: str, session_id: str | None, user_id: str | None, options: SearchOptions
+) -> Call[SearchResults]:
+    request = memory_pb.SearchMemoryRequest(
+        session_id=session_id or "",
+        user_id=user_id or "",
+        query=query,
+        limit=options.get("limit", 0),
+        search_type=_convert.search_type_of(options.get("search_type")),  # type: ignore[arg-type]
+        target=_convert.search_target_of(options.get("target", "messages")),  # type: ignore[arg-type]
+        role_types=[_convert.role_type_of(r) for r in options.get("role_types", ())],  # type: ignore[misc]
+        mmr_lambda=options.get("mmr_lambda"),
+    )
+    if "metadata" in options:
+        request.metadata.CopyFrom(_convert.metadata_filter_of(options["metadata"]))
+    after, before = options.get("created_after"), options.get("created_before")
+    if after is not None or before is not None:
+        request.created_at.CopyFrom(
+            memory_pb.TimeRange(
+                start=_convert.timestamp_of(after), end=_convert.timestamp_of(before)
+            )
+        )
+    return Call(MEMORY, "SearchMemory", request, _convert.search_results_of, idempotent=True)
 
 
 def delete_memory(session_id: str) -> Call[None]:

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from memoria_client import _ops
 from memoria_client._ops import UNSET, Unset
 from memoria_client._transport import AsyncTransport, SyncTransport
 from memoria_client.errors import InvalidArgumentError
-from memoria_client.models import ImportResult, Memory, MemoryType, Message, Session, User
+from memoria_client.models import (
+    ImportResult,
+    Memory,
+    MemoryType,
+    Message,
+    SearchResults,
+    Session,
+    User,
+)
 
 __all__ = [
     "AsyncMemoryResource",
@@ -125,6 +133,18 @@ class _AsyncMemoryMethods:
         session, ``SummaryBehindError`` while perpetual memory lags far behind."""
         return await self._aio.call(_ops.get_memory(session_id, memory_type, lastn))
 
+    async def asearch_memory(
+        self,
+        session_id: str | None = None,
+        query: str = "",
+        *,
+        user_id: str | None = None,
+        **options: Unpack[_ops.SearchOptions],
+    ) -> SearchResults:
+        """Searches one session, or (``user_id``) every session of a user; see
+        ``search_memory``."""
+        return await self._aio.call(_ops.search_memory(query, session_id, user_id, options))
+
     async def adelete_memory(self, session_id: str) -> None:
         """Deletes every message and summary of a session for good; the session stays."""
         await self._aio.call(_ops.delete_memory(session_id))
@@ -233,6 +253,24 @@ class MemoryResource(_AsyncMemoryMethods):
         summary plus every message after it. Raises ``NotFoundError`` for an unknown
         session, ``SummaryBehindError`` while perpetual memory lags far behind."""
         return self._sync.call(_ops.get_memory(session_id, memory_type, lastn))
+
+    def search_memory(
+        self,
+        session_id: str | None = None,
+        query: str = "",
+        *,
+        user_id: str | None = None,
+        **options: Unpack[_ops.SearchOptions],
+    ) -> SearchResults:
+        """The messages of a session (or, with ``user_id`` instead, of all a user's
+        sessions) that best match ``query``, best first. ``search_type``: ``"keyword"``,
+        ``"semantic"`` or ``"hybrid"`` (default: hybrid, or keyword on a server without
+        an embedder); ``target``: ``"messages"``, ``"summaries"`` or ``"all"``; filters:
+        ``role_types``, ``metadata`` (a mapping of dotted paths to the values they must
+        equal, or a list of ``MetadataCondition``), ``created_after`` (inclusive) and
+        ``created_before`` (exclusive); ``mmr_lambda`` (0 to 1) diversifies; ``limit``
+        1 to 100 (default 10). Raises ``NotFoundError`` for an unknown session or user."""
+        return self._sync.call(_ops.search_memory(query, session_id, user_id, options))
 
     def delete_memory(self, session_id: str) -> None:
         """Deletes every message and summary of a session for good; the session stays."""

@@ -18,7 +18,12 @@ __all__ = [
     "Memory",
     "MemoryType",
     "Message",
+    "MetadataCondition",
     "RoleType",
+    "SearchResult",
+    "SearchResults",
+    "SearchTarget",
+    "SearchType",
     "Session",
     "Summary",
     "User",
@@ -29,6 +34,12 @@ RoleType = Literal["user", "assistant", "system", "tool", "function"]
 
 MemoryType = Literal["perpetual", "message_window"]
 """Shape of the memory that ``get_memory`` returns (``memoria.v1.MemoryType``)."""
+
+SearchType = Literal["keyword", "semantic", "hybrid"]
+"""How ``search_memory`` ranks (``memoria.v1.SearchType``)."""
+
+SearchTarget = Literal["messages", "summaries", "all"]
+"""What ``search_memory`` searches (``memoria.v1.SearchTarget``)."""
 
 
 @dataclass(kw_only=True)
@@ -119,3 +130,48 @@ class ImportResult:
     stored: int
     duplicates: int
     last_sequence: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetadataCondition:
+    """One condition of ``search_memory``'s metadata filter, on a dotted ``path``
+    (``"customer.tier"``). Set exactly one comparison: ``equals`` a string, number or
+    boolean; ``any_of`` such values; ``exists`` (True or False); a number range with
+    ``gt``/``gte``/``lt``/``lte``; or a time range over an RFC 3339 string with
+    ``start`` (inclusive) and ``end`` (exclusive)."""
+
+    path: str
+    equals: str | float | bool | None = None
+    any_of: list[str | float | bool] | None = None
+    exists: bool | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchResult:
+    """One hit of ``search_memory``: a ``message`` or a session's ``summary`` (the
+    other is ``None``), its session, its ``score`` (higher is better; compare within one
+    search only) and, for keyword and hybrid search, the stemmed query terms it holds."""
+
+    session_id: str
+    score: float
+    message: Message | None = None
+    summary: Summary | None = None
+    matched_terms: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchResults:
+    """The answer of ``search_memory``: ``results`` best first, the ``search_type`` the
+    server used, ``truncated`` when the server stopped scanning early (or the response
+    limit cut the results), and how many messages in scope were not indexed yet."""
+
+    results: list[SearchResult]
+    search_type: SearchType
+    truncated: bool
+    unindexed_messages: int
