@@ -15,8 +15,9 @@ a FerretDB started for the purpose), with the embedder given by --embedder
   10,000 messages hold that many chat-like messages, imported through
   ImportMessages while indexing runs (the import rate); the time until nothing
   is unindexed (indexing throughput: messages / seconds from the import's start);
-  then --queries searches per type over the user's sessions, one in flight
-  (p50 and p99), with how many answers said they were truncated.
+  then up to --queries searches per type over the user's sessions, one in
+  flight, for about --seconds per type (p50 and p99), with how many answers
+  said they were truncated.
 
 Figures are printed, never asserted. --quick: one size of 2,000 and 20 queries.
 """
@@ -27,6 +28,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +53,17 @@ SEARCH_TYPES: dict[str, pb.SearchType.ValueType] = {
 ROLE_TYPES = {"user": message_pb2.ROLE_TYPE_USER, "assistant": message_pb2.ROLE_TYPE_ASSISTANT}
 SESSION_SIZE = 10_000  # messages per session of the scale runs' user
 LIMIT = 10
-INDEXING_TIMEOUT = 3600.0
+MIN_TIMED = 10  # searches per type, whatever --seconds says
+# Indexing that makes no progress for this long is reported as stalled.
+STALL_SECONDS = 300.0
 
 
 class NotServed(Exception):
     """The server answers SearchMemory with UNIMPLEMENTED."""
+
+
+class Stalled(Exception):
+    """Indexing stopped making progress."""
 
 
 @dataclass
@@ -66,13 +74,23 @@ class Quality:
 
 
 @dataclass
+class Latency:
+    p50: float  # ms
+    p99: float
+    searches: int
+    truncated: int  # answers that said so
+    failed: str  # how many searches failed, per status code
+
+
+@dataclass
 class ScaleRun:
     store: str
     messages: int
-    import_rate: float
+    import_rate: float | None  # None: the import failed
     indexed_rate: float | None  # None: SearchMemory not served
     catch_up_seconds: float | None
-    latency_ms: dict[str, tuple[float, float, int]]  # type → (p50, p99, truncated answers)
+    latency_ms: dict[str, Latency]  # per search type
+    failure: str = ""  # why there are no search figures
 
 
 def search(
@@ -88,7 +106,7 @@ def search(
         user_id=user_id, session_id=session_id, query=query, limit=limit, search_type=search_type
     )
     try:
-        response: pb.SearchMemoryResponse = stubs.memory.SearchMemory(request, timeout=60)
+        response: pb.SearchMemoryResponse = stubs.memory.SearchMemory(request, timeout=600)
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.UNIMPLEMENTED:
             raise NotServed from error
@@ -97,19 +115,31 @@ def search(
 
 
 def wait_until_indexed(stubs: Stubs, user_ids: Sequence[str], semantic: bool) -> float:
-    """Seconds until SearchMemory finds nothing unindexed for any of ``user_ids``."""
+    """Seconds until SearchMemory finds nothing unindexed for any of ``user_ids``;
+    ``Stalled`` when the count of unindexed messages stays put for STALL_SECONDS."""
     # Hybrid counts messages without terms or without a vector; keyword only the former.
     search_type = pb.SEARCH_TYPE_HYBRID if semantic else pb.SEARCH_TYPE_KEYWORD
-    started = time.perf_counter()
+    started = progressed = time.perf_counter()
     waiting = list(user_ids)
+    fewest: int | None = None
     while waiting:
-        answer = search(stubs, "progress", search_type, user_id=waiting[0], limit=1)
+        if time.perf_counter() - progressed > STALL_SECONDS:
+            raise Stalled(f"{fewest} messages unindexed for {STALL_SECONDS:.0f} s")
+        asked = time.perf_counter()
+        try:
+            answer = search(stubs, "progress", search_type, user_id=waiting[0], limit=1)
+        except grpc.RpcError as error:
+            print(f"  (progress search failed: {error.code().name}: {error.details()})", flush=True)
+            time.sleep(1)
+            continue
         if answer.unindexed_messages == 0:
             waiting.pop(0)
+            fewest, progressed = None, time.perf_counter()
             continue
-        if time.perf_counter() - started > INDEXING_TIMEOUT:
-            raise TimeoutError(f"{answer.unindexed_messages} messages still unindexed")
-        time.sleep(0.25)
+        if fewest is None or answer.unindexed_messages < fewest:
+            fewest, progressed = answer.unindexed_messages, time.perf_counter()
+        # A search costs the server CPU that indexing needs: ask at most a tenth of the time.
+        time.sleep(max(0.1, 9 * (time.perf_counter() - asked)))
     return time.perf_counter() - started
 
 
@@ -155,14 +185,18 @@ def evaluate(stubs: Stubs, queries: Sequence[EvalQuery], search_type: str) -> di
     """recall@10 and MRR of ``search_type`` over all queries and per kind of query."""
     per_kind: dict[str, list[tuple[float, float]]] = {"all": []}
     for query in queries:
-        answer = search(
-            stubs,
-            query.query,
-            SEARCH_TYPES[search_type],
-            user_id=query.user_id or "",
-            session_id=query.session_id or "",
-        )
-        found = [result.message.uuid for result in answer.results]
+        try:
+            answer = search(
+                stubs,
+                query.query,
+                SEARCH_TYPES[search_type],
+                user_id=query.user_id or "",
+                session_id=query.session_id or "",
+            )
+            found = [result.message.uuid for result in answer.results]
+        except grpc.RpcError as error:  # counts as finding nothing
+            print(f"  {search_type} {query.query!r} failed: {error.code().name}", flush=True)
+            found = []
         recall = len(query.relevant.intersection(found)) / len(query.relevant)
         first = next((rank for rank, id_ in enumerate(found, 1) if id_ in query.relevant), None)
         scores = (recall, 1 / first if first else 0.0)
@@ -193,6 +227,9 @@ def measure_quality(
             )
         except NotServed:
             print("  SearchMemory is not served (UNIMPLEMENTED): no quality figures", flush=True)
+            return None
+        except Stalled as stalled:
+            print(f"  indexing stalled ({stalled}): no quality figures", flush=True)
             return None
         print(f"  {corpus.message_count} messages indexed after {seconds:.1f} s", flush=True)
         types = SEARCH_TYPES if semantic else {"keyword": pb.SEARCH_TYPE_KEYWORD}
@@ -234,6 +271,7 @@ def measure_scale(
     env: dict[str, str],
     messages: int,
     queries: Sequence[str],
+    seconds: float,
 ) -> ScaleRun:
     sessions = list(scale_user_batches(messages))  # serialized before the clock starts
     server = ServerProcess(store_url, work_dir, env).start()
@@ -246,9 +284,13 @@ def measure_scale(
                 session_service_pb2.CreateSessionRequest(session_id=session_id, user_id=user_id)
             )
         started = time.perf_counter()
-        stored = sum(
-            import_serialized(stubs, session_id, batches) for session_id, batches in sessions
-        )
+        try:
+            stored = sum(
+                import_serialized(stubs, session_id, batches) for session_id, batches in sessions
+            )
+        except grpc.RpcError as error:
+            print(f"  import failed: {error.code().name}: {error.details()}", flush=True)
+            return ScaleRun(kind, messages, None, None, None, {}, failure="import failed")
         imported = time.perf_counter()
         if stored != messages:
             raise AssertionError(f"import stored {stored} of {messages}")
@@ -260,6 +302,10 @@ def measure_scale(
         except NotServed:
             print("  SearchMemory is not served (UNIMPLEMENTED): no search figures", flush=True)
             return run
+        except Stalled as stalled:
+            print(f"  indexing stalled ({stalled}): no search figures", flush=True)
+            run.failure = "stalled"
+            return run
         indexed = time.perf_counter()
         run.indexed_rate = messages / (indexed - started)
         run.catch_up_seconds = indexed - imported
@@ -270,18 +316,25 @@ def measure_scale(
         )
         types = SEARCH_TYPES if semantic else {"keyword": pb.SEARCH_TYPE_KEYWORD}
         for name, search_type in types.items():
-            for query in queries[:5]:  # warm-up
+            for query in queries[:3]:  # warm-up
                 search(stubs, query, search_type, user_id=user_id)
-            samples, truncated = [], 0
+            samples, truncated, failed = [], 0, Counter[str]()
+            deadline = time.perf_counter() + seconds
             for query in queries:
                 began = time.perf_counter()
-                answer = search(stubs, query, search_type, user_id=user_id)
+                try:
+                    truncated += search(stubs, query, search_type, user_id=user_id).truncated
+                except grpc.RpcError as error:  # timed all the same
+                    failed[error.code().name] += 1
                 samples.append(time.perf_counter() - began)
-                truncated += answer.truncated
-            run.latency_ms[name] = (
-                statistics.median(samples) * 1000,
-                percentile(samples, 0.99) * 1000,
-                truncated,
+                if began > deadline and len(samples) >= MIN_TIMED:
+                    break
+            run.latency_ms[name] = Latency(
+                p50=statistics.median(samples) * 1000,
+                p99=percentile(samples, 0.99) * 1000,
+                searches=len(samples),
+                truncated=truncated,
+                failed=", ".join(f"{count} {code}" for code, count in failed.items()),
             )
         stubs.close()
         return run
@@ -310,19 +363,20 @@ def print_scale(runs: list[ScaleRun]) -> None:
     print("\nscale: one user's sessions of up to 10,000 messages each, one search in flight")
     print(
         f"  {'store':8} {'messages':>9} {'import/s':>9} {'indexed/s':>10} {'catch-up':>9}"
-        f"  {'type':9} {'p50 ms':>8} {'p99 ms':>8} {'truncated':>9}"
+        f"  {'type':9} {'p50 ms':>8} {'p99 ms':>8} {'searches':>8} {'truncated':>9}  failed"
     )
     for run in runs:
         indexed = f"{run.indexed_rate:,.0f}" if run.indexed_rate else "-"
+        imports = f"{run.import_rate:,.0f}" if run.import_rate else "-"
         catch_up = f"{run.catch_up_seconds:.1f} s" if run.catch_up_seconds is not None else "-"
-        head = (
-            f"  {run.store:8} {run.messages:>9,} {run.import_rate:>9,.0f} {indexed:>10}"
-            f" {catch_up:>9}"
-        )
+        head = f"  {run.store:8} {run.messages:>9,} {imports:>9} {indexed:>10} {catch_up:>9}"
         if not run.latency_ms:
-            print(head)
-        for name, (p50, p99, truncated) in run.latency_ms.items():
-            print(f"{head}  {name:9} {p50:>8.2f} {p99:>8.2f} {truncated:>9}")
+            print(f"{head}  {run.failure}")
+        for name, latency in run.latency_ms.items():
+            print(
+                f"{head}  {name:9} {latency.p50:>8.1f} {latency.p99:>8.1f}"
+                f" {latency.searches:>8} {latency.truncated:>9}  {latency.failed or '-'}"
+            )
             head = " " * len(head)
 
 
@@ -336,7 +390,13 @@ def main() -> None:
         default="10000,100000",
         help="messages in scope of the scale runs, comma-separated; empty: no scale runs",
     )
-    parser.add_argument("--queries", type=int, default=200, help="timed searches per type")
+    parser.add_argument("--queries", type=int, default=200, help="most timed searches per type")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60,
+        help=f"stop timing a type after this long (but not before {MIN_TIMED} searches)",
+    )
     parser.add_argument("--embedder", default="wordllama", help="MEMORIA_EMBEDDER of the server")
     parser.add_argument("--no-quality", action="store_true", help="skip the evaluation set")
     parser.add_argument(
@@ -362,10 +422,11 @@ def main() -> None:
                 measured = measure_quality(url, Path(work), env, corpus)
             if measured is not None:
                 quality[kind] = measured
+                print_quality({kind: measured})
         for size in sizes:
             print(f"{kind}: {size:,} messages", flush=True)
             with tempfile.TemporaryDirectory() as work, fresh_store_url(kind, Path(work)) as url:
-                runs.append(measure_scale(kind, url, Path(work), env, size, queries))
+                runs.append(measure_scale(kind, url, Path(work), env, size, queries, args.seconds))
     print(f"\nSearchMemory, embedder {args.embedder}")
     if quality:
         print_quality(quality)

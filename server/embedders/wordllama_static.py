@@ -36,10 +36,12 @@ __all__ = ["WordLlamaEmbedder", "wordllama_folder"]
 
 CONFIG = "l2_supercat"
 DIMENSIONS = 256
-# Tokens of a text that count: the batch is padded to its longest text, so an
-# unbounded text (contents go up to MiBs) would allocate batch x tokens x 1 KiB.
+# A batch is padded to its longest text and costs about 2 KiB per token slot
+# (gathered vectors, then masked): texts are cut to 512 tokens (contents go up to
+# MiBs) and embedded 16 at a time, so working memory stays under ~20 MB however
+# many texts a call brings; 64 at a time is no faster.
 MAX_TOKENS = 512
-BATCH_SIZE = 64
+BATCH_SIZE = 16
 
 
 def wordllama_folder() -> Path:
