@@ -116,13 +116,14 @@ async def test_semantic_finds_a_paraphrase_without_a_shared_word(search: Search)
 
 
 async def test_hybrid_fuses_keyword_and_semantic_and_is_the_default(search: Search) -> None:
-    """With an embedder the default is hybrid: reciprocal rank fusion of both lists."""
+    """With an embedder the default is hybrid: reciprocal rank fusion of both lists,
+    the semantic one weighing 0.75."""
     await search.add("s1", ["I want to buy a car", "I will purchase an automobile", "Pasta recipe"])
     answer = await search("buy car")
     assert answer.search_type.value == "hybrid"
     assert contents(answer)[:2] == ["I want to buy a car", "I will purchase an automobile"]
     # first by keyword, second by semantic search (the paraphrase is closer there)
-    assert answer.hits[0].score == pytest.approx(1 / 61 + 1 / 62)
+    assert answer.hits[0].score == pytest.approx(0.25 / 61 + 0.75 / 62)
 
 
 async def test_limit_bounds_the_results(search: Search) -> None:

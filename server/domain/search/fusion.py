@@ -17,12 +17,13 @@ K = TypeVar("K", bound=Hashable)
 
 
 def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[K]], k: int = RRF_K
+    rankings: Sequence[Sequence[K]], k: int = RRF_K, weights: Sequence[float] | None = None
 ) -> list[tuple[K, float]]:
     """Items of all rankings (best first each) with their fused scores, best first;
-    ties keep the order of first appearance."""
+    ties keep the order of first appearance. ``weights``: one per ranking (1 each
+    by default), multiplying its reciprocal ranks."""
     scores: dict[K, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: -pair[1])
