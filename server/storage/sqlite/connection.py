@@ -1,8 +1,9 @@
-"""A SQLite connection owned by one thread, driven from asyncio.
+"""SQLite connections driven from asyncio.
 
-Each store operation is one plain synchronous function run on the connection's
-thread: one thread hop per operation instead of one per statement, and
-transactions are ordinary sequential code. SQLite releases the GIL while it works.
+Each store operation is one plain synchronous function: run on a connection's
+own thread (one thread hop per operation instead of one per statement, and
+transactions are ordinary sequential code; SQLite releases the GIL while it
+works), or, when it is short and nothing else waits, on the event loop's thread.
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from server.domain.api_keys import ApiKey
 from server.domain.call_load import CallLoad
@@ -36,6 +38,8 @@ from server.storage.sqlite.migrations import migrate
 from server.storage.sqlite.paged_reader import PagedReader
 
 __all__ = ["SqliteStore", "path_from_url"]
+
+T = TypeVar("T")
 
 # Reads of at most this many rows run on the event loop (``LoopReader``).
 _QUICK_READ_ROWS = 100
@@ -137,9 +141,7 @@ class SqliteStore:
 
     async def recent_messages(self, session_id: str, limit: int) -> list[Message] | None:
         read = partial(messages.recent_messages, session_id=session_id, limit=limit)
-        if limit <= _QUICK_READ_ROWS:  # a window: GetMemory's usual read
-            return self._quick.run(read)
-        return await self._reader.run(read)
+        return await self._read_rows(limit, read)  # a window: GetMemory's usual read
 
     async def list_messages(
         self, session_id: str, *, after_sequence: int, limit: int
@@ -150,7 +152,11 @@ class SqliteStore:
             after_sequence=after_sequence,
             limit=limit,
         )
-        if limit <= _QUICK_READ_ROWS:  # e.g. the summary worker's look at a session
+        return await self._read_rows(limit, read)
+
+    async def _read_rows(self, rows: int, read: Callable[[sqlite3.Connection], T]) -> T:
+        """A read of at most ``rows`` rows: on the event loop when they are few."""
+        if rows <= _QUICK_READ_ROWS:
             return self._quick.run(read)
         return await self._reader.run(read)
 
