@@ -23,6 +23,9 @@ __all__ = [
 
 log = logging.getLogger("memoria")
 
+# A lease is written again once this share of its time has gone by.
+_RENEW_AFTER = 1 / 3
+
 # Called with True when a worker's dependency works (again), False when it fails.
 HealthReport = Callable[[bool], Awaitable[None]]
 Acquire = Callable[[str, str, datetime, datetime], Awaitable[bool]]
@@ -44,15 +47,27 @@ class SessionLease:
         self._seconds = seconds
         self._clock = clock
         self.owner = f"memoria-{uuid.uuid4().hex[:12]}"
+        # When each lease held was last written: a lease with most of its time left
+        # is not written again, which spares a write per chunk of work.
+        self._written: dict[str, datetime] = {}
 
     async def take(self, session_id: str) -> bool:
         """True while this process holds the session's lease (taken or renewed)."""
         now = self._clock()
-        return await self._acquire(
+        written = self._written.get(session_id)
+        if written is not None and now - written < timedelta(seconds=self._seconds * _RENEW_AFTER):
+            return True
+        held = await self._acquire(
             session_id, self.owner, now, now + timedelta(seconds=self._seconds)
         )
+        if held:
+            self._written[session_id] = now
+        else:
+            self._written.pop(session_id, None)
+        return held
 
     async def give_back(self, session_id: str) -> None:
+        self._written.pop(session_id, None)
         try:
             await asyncio.shield(self._release(session_id, self.owner))
         except Exception as exc:  # the lease expires on its own

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from server.domain.clock import Clock, utc_now
+from server.domain.models import Summary
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import SummarizerError
 from server.domain.session_leases import (
@@ -157,20 +158,24 @@ class SummaryWorker:
     async def _fold_once(self, session_id: str) -> bool:
         """Folds until the session is caught up. False when another process holds
         the session's lease (it is folding it now)."""
-        if await self._check(session_id) is None:
+        plan = await self._check(session_id)
+        if plan is None:
             return True
         async with self._slots:
             if not await self._lease.take(session_id):
                 return False
             try:
-                while (plan := await self._check(session_id)) is not None:
-                    if not await self._lease.take(session_id):  # renew before each chunk
+                # A plan made before the lease was taken may be stale; then the save
+                # loses its compare-and-set, and the session is looked at again.
+                while plan is not None:
+                    if not await self._lease.take(session_id):  # renewed when due
                         return False
                     started = time.monotonic()
                     saved = await self._folder.fold_chunk(session_id, plan)
                     await self._succeeded(session_id)
                     if saved is None:
                         log.info("summary of %s moved under us; starting over", session_id)
+                        plan = await self._check(session_id)
                     else:
                         log.info(
                             "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
@@ -180,6 +185,7 @@ class SummaryWorker:
                             saved.token_count,
                             self.owner,
                         )
+                        plan = self._rest_of(session_id, plan, saved)
                     busy = time.monotonic() - started
                     await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
             finally:
@@ -188,11 +194,23 @@ class SummaryWorker:
 
     async def _check(self, session_id: str) -> FoldPlan | None:
         covered, plan = await self._folder.check(session_id)
+        self._remember(session_id, covered)
+        return plan
+
+    def _rest_of(self, session_id: str, plan: FoldPlan, saved: Summary) -> FoldPlan | None:
+        """What is left of ``plan`` once ``saved`` is stored, without asking the store:
+        messages are only appended, so ``plan.through`` stays due. Appends made since
+        the plan mark the session dirty, and it is looked at again."""
+        self._remember(session_id, saved.last_message_sequence)
+        if saved.last_message_sequence >= plan.through:
+            return None
+        return FoldPlan(saved, plan.through)
+
+    def _remember(self, session_id: str, covered: int) -> None:
         self._covered.pop(session_id, None)  # re-inserted last: the newest entry
         self._covered[session_id] = covered
         if len(self._covered) > _COVERED_ENTRIES:
             del self._covered[next(iter(self._covered))]
-        return plan
 
     async def _failed(self, session_id: str, exc: Exception, delay: float) -> None:
         if isinstance(exc, SummarizerError):
