@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
 from server.config import InvalidSettings, load_settings
 from server.domain.errors import ConfigurationError
 from server.key_commands import main as keys_main
-from server.serving import configure_logging, serve, serve_worker
+from server.serving import configure_logging, run_event_loop, serve, serve_worker
 from server.workers import run_workers
 
 
@@ -28,7 +27,7 @@ def main() -> None:
     try:
         if settings.workers > 1:
             sys.exit(run_workers(settings, serve_worker))
-        asyncio.run(serve(settings))
+        run_event_loop(settings, serve(settings))
     except ConfigurationError as exc:
         logging.getLogger("memoria").error("%s", exc)
         sys.exit(2)

@@ -5,6 +5,7 @@ The only module that knows every layer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -119,7 +120,7 @@ async def running_server(
         domain.indexer.start()
         log.info(
             "listening on %s:%d (%s, auth %s, store %s, window %d, encoding %s, summarizer %s,"
-            " embedder %s)",
+            " embedder %s, event loop %s)",
             host,
             port,
             _transport(settings),
@@ -129,6 +130,7 @@ async def running_server(
             counter.encoding_name,
             summarizer.name,
             embedder.name if embedder else "none",
+            type(asyncio.get_running_loop()).__module__.partition(".")[0],
         )
         try:
             yield RunningServer(server, port, health)

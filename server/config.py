@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     health_interval: float = Field(
         5.0, gt=0, description="seconds between two health probes of the store"
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="uvloop (faster; where it is installed, not on Windows) or asyncio (the"
+        " standard library's)",
+    )
     summarizer: Literal["extractive", "openai"] = Field(
         "extractive",
         description="extractive (offline, default) or openai (an OpenAI-compatible LLM API)",

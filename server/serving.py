@@ -7,13 +7,17 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from server.app import running_server
 from server.config import Settings
 from server.domain.errors import ConfigurationError
 from server.log_writer import BatchingStreamHandler
 
-__all__ = ["configure_logging", "serve", "serve_worker"]
+__all__ = ["configure_logging", "run_event_loop", "serve", "serve_worker"]
+
+log = logging.getLogger("memoria")
 
 
 async def serve(settings: Settings, *, share_port: bool = False) -> None:
@@ -23,6 +27,19 @@ async def serve(settings: Settings, *, share_port: bool = False) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with running_server(settings, share_port=share_port):
         await stop.wait()
+
+
+def run_event_loop(settings: Settings, main: Coroutine[Any, Any, None]) -> None:
+    """Runs ``main`` to completion on the event loop that ``settings`` name."""
+    if settings.event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # e.g. on Windows, where uvloop does not exist
+            log.warning("uvloop is not installed: running on asyncio's event loop")
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 def configure_logging(settings: Settings, worker: int | None = None) -> None:
@@ -45,7 +62,7 @@ def serve_worker(settings: Settings, number: int) -> None:
     """One process of ``MEMORIA_WORKERS``: a whole server on the shared port."""
     configure_logging(settings, number)
     try:
-        asyncio.run(serve(settings, share_port=True))
+        run_event_loop(settings, serve(settings, share_port=True))
     except ConfigurationError as exc:
         logging.getLogger("memoria").error("%s", exc)
         sys.exit(2)

@@ -197,6 +197,19 @@ def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
     assert any("encoding o200k_base" in line for line in server.log)
 
 
+@pytest.mark.parametrize(("setting", "loop"), [(None, "uvloop"), ("asyncio", "asyncio")])
+def test_runs_on_the_event_loop_chosen(tmp_path: Path, setting: str | None, loop: str) -> None:
+    env = {} if setting is None else {"MEMORIA_EVENT_LOOP": setting}
+    server = ServerProcess(f"sqlite:///{tmp_path}/m.db", tmp_path, env).start()
+    stubs = Stubs.connect(server.address)
+    stubs.memory.AddMemory(pb.AddMemoryRequest(session_id="loop", messages=[message("hi")]))
+    memory = stubs.memory.GetMemory(pb.GetMemoryRequest(session_id="loop"))
+    stubs.close()
+    assert server.stop() == 0
+    assert [m.content for m in memory.messages] == ["hi"]
+    assert server.wait_for_log(f"event loop {loop})")
+
+
 @pytest.mark.parametrize(
     ("flag", "complaint"),
     [
@@ -212,6 +225,7 @@ def test_o200k_encoding_counts_offline(store_url: str, tmp_path: Path) -> None:
         ("--store-url=postgres://x", "unsupported store URL"),
         ("--window=0", "MEMORIA_WINDOW: Input should be greater than or equal to 1"),
         ("--log-level=chatty", "MEMORIA_LOG_LEVEL: Input should be 'DEBUG'"),
+        ("--event-loop=trio", "MEMORIA_EVENT_LOOP: Input should be 'uvloop' or 'asyncio'"),
         ("--listen=127.0.0.1:99999", "with a port from 0 to 65535"),
     ],
 )
