@@ -41,6 +41,8 @@ _STOPWORD_TEXT = """a about above after again against all am an and any are as a
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Candidate lines whose token counts are kept (a few MB at most).
 _KNOWN_LINES = 20_000
+# Folds of at most this much text (summary and messages) are scored on the event loop.
+_INLINE_CHARACTERS = 8 * 1024
 # Previous-summary sentences stand for a longer history than one new message.
 _PREVIOUS_WEIGHT = 2
 
@@ -70,16 +72,24 @@ class ExtractiveSummarizer:
         return "extractive"
 
     async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
-        # The scoring is pure Python: run it off the event loop so that RPCs are not
-        # held up for the whole of a fold (tens of ms for a 4,000-token chunk).
-        units = await asyncio.to_thread(self._units, previous, messages)
+        # The scoring is pure Python. A large fold (tens of ms for a 4,000-token chunk)
+        # runs off the event loop so that RPCs are not held up for all of it; a small
+        # one (the usual fold of half a window, well under a millisecond) runs on it,
+        # cheaper than the two thread hand-offs it would wait for.
+        size = len(previous) + sum(len(message.content) for message in messages)
+        inline = size <= _INLINE_CHARACTERS
+        units = (
+            self._units(previous, messages)
+            if inline
+            else await asyncio.to_thread(self._units, previous, messages)
+        )
         if not units:
             return previous
         counts = await self._line_tokens([_line(u.speaker, u.text) for u in units])
         for unit, count in zip(units, counts, strict=True):
             unit.tokens = count
         await self._shorten_long_sentences(units)
-        chosen = await asyncio.to_thread(self._select, units)
+        chosen = self._select(units) if inline else await asyncio.to_thread(self._select, units)
         summary = _render(chosen)
         # Lines joined by the renderer cost a little less than counted, never more,
         # except for rare merges at boundaries: check and drop the weakest if needed.
