@@ -4,6 +4,7 @@ of its ``MEMORIA_WORKERS``)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -26,6 +27,12 @@ async def serve(settings: Settings, *, share_port: bool = False) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running_server(settings, share_port=share_port):
+        # What start-up loaded (the embedding model, protobuf descriptors, modules)
+        # lives as long as the process: out of the collector's sight, a full
+        # collection takes under a millisecond instead of 20-40 ms, a pause for
+        # every call in flight.
+        gc.collect()
+        gc.freeze()
         await stop.wait()
 
 
