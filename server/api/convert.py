@@ -109,10 +109,9 @@ def memory_type_name(value: int) -> str:
 
 
 def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    # Timestamp.FromDatetime goes through a time tuple: several times slower, and
-    # this runs for every message a stream exports.
-    seconds, micros = divmod(to_micros(moment), 1_000_000)
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
+    proto = timestamp_pb2.Timestamp()
+    _set_timestamp(proto, moment)
+    return proto
 
 
 def _struct(value: JsonObject) -> struct_pb2.Struct:
@@ -132,8 +131,20 @@ def add_messages(into: Any, messages: Iterable[Message], *, full: bool = True) -
     """Appends ``messages`` to the repeated field ``into`` of a response, built in
     place (a list of built messages would be copied into the response again);
     without ``full``, without content and metadata (``MESSAGE_VIEW_BASIC``)."""
+    # The hottest loop of GetMemory: scalars go to add() at once, which costs about
+    # half as much as setting each field after.
+    add = into.add
     for message in messages:
-        _fill_message(into.add(), message, full=full)
+        proto = add(
+            uuid=message.uuid,
+            role=message.role,
+            role_type=_ROLE_TYPE_TO_PROTO[message.role_type],
+            token_count=message.token_count,
+            sequence=message.sequence,
+        )
+        _set_timestamp(proto.created_at, message.created_at)
+        if full:
+            _fill_content(proto, message)
 
 
 def _fill_message(proto: message_pb2.Message, message: Message, *, full: bool) -> None:
@@ -142,15 +153,25 @@ def _fill_message(proto: message_pb2.Message, message: Message, *, full: bool) -
     proto.role_type = _ROLE_TYPE_TO_PROTO[message.role_type]
     proto.token_count = message.token_count
     proto.sequence = message.sequence
-    seconds, micros = divmod(to_micros(message.created_at), 1_000_000)
-    proto.created_at.seconds = seconds
-    proto.created_at.nanos = micros * 1000
+    _set_timestamp(proto.created_at, message.created_at)
     if full:
-        proto.content = message.content
-        if message.metadata:
-            proto.metadata.update(message.metadata)
-        else:
-            proto.metadata.SetInParent()  # an empty object, as clients have always seen it
+        _fill_content(proto, message)
+
+
+def _set_timestamp(proto: timestamp_pb2.Timestamp, moment: datetime) -> None:
+    # Timestamp.FromDatetime goes through a time tuple: several times slower, and
+    # this runs for every message a response or a stream carries.
+    seconds, micros = divmod(to_micros(moment), 1_000_000)
+    proto.seconds = seconds
+    proto.nanos = micros * 1000
+
+
+def _fill_content(proto: message_pb2.Message, message: Message) -> None:
+    proto.content = message.content
+    if message.metadata:
+        proto.metadata.update(message.metadata)
+    else:
+        proto.metadata.SetInParent()  # an empty object, as clients have always seen it
 
 
 def summary_to_proto(summary: Summary) -> message_pb2.Summary:

@@ -8,6 +8,7 @@ __all__ = ["Clock", "from_micros", "to_micros", "utc_now"]
 Clock = Callable[[], datetime]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def utc_now() -> datetime:
@@ -16,7 +17,7 @@ def utc_now() -> datetime:
 
 def to_micros(moment: datetime) -> int:
     """Exact microseconds since the epoch (no float rounding)."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 def from_micros(micros: int) -> datetime:
