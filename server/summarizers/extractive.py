@@ -39,7 +39,8 @@ _STOPWORD_TEXT = """a about above after again against all am an and any are as a
     yes ok okay oh well also really like get got go going know think want need one two s t ll
     re ve d m don didn doesn isn aren wasn weren won wouldn couldn shouldn"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-# Candidate lines whose token counts are kept (a few MB at most).
+# Candidate lines whose token counts (and summary lines whose sentences) are kept
+# (a few MB at most).
 _KNOWN_LINES = 20_000
 # Folds of at most this much text (summary and messages) are scored on the event loop.
 _INLINE_CHARACTERS = 8 * 1024
@@ -47,12 +48,16 @@ _INLINE_CHARACTERS = 8 * 1024
 _PREVIOUS_WEIGHT = 2
 
 
+# A scorable sentence: its text, its content words, and whether it holds numbers or names.
+_Sentence = tuple[str, tuple[str, ...], bool]
+
+
 @dataclass(slots=True)
 class _Unit:
     position: int
     speaker: str
     text: str
-    words: list[str]
+    words: tuple[str, ...]
     weight: int
     salient: bool
     tokens: int = 0
@@ -66,6 +71,8 @@ class ExtractiveSummarizer:
         # Token counts of recent candidate lines: a session's summary is folded again
         # every few messages, and most of its sentences come back each time.
         self._known_tokens: dict[str, int] = {}
+        # The sentences of recent summary lines, for the same reason.
+        self._known_sentences: dict[str, list[_Sentence]] = {}
 
     @property
     def name(self) -> str:
@@ -111,25 +118,30 @@ class ExtractiveSummarizer:
         units: list[_Unit] = []
         seen: set[tuple[str, str]] = set()
 
-        def add(who: str, text: str, weight: int) -> None:
-            for sentence in _SENTENCE_END.split(text):
-                sentence = " ".join(sentence.split())
-                words = [w for w in _WORD.findall(sentence.lower()) if w not in _STOPWORDS]
-                if not words or (who, sentence) in seen:
+        def add(who: str, sentences: list[_Sentence], weight: int) -> None:
+            for sentence, words, salient in sentences:
+                if (who, sentence) in seen:
                     continue
                 seen.add((who, sentence))
-                salient = any(map(str.isdigit, sentence)) or any(
-                    w[:1].isupper() for w in sentence.split()[1:]
-                )
                 units.append(_Unit(len(units), who, sentence, words, weight, salient))
 
         for line in previous.splitlines():
             found = _SPEAKER_LINE.match(line)
             who, text = (found.group(1), found.group(2)) if found else ("", line)
-            add(who, text, _PREVIOUS_WEIGHT)
+            add(who, self._summary_sentences(text), _PREVIOUS_WEIGHT)
         for message in messages:
-            add(" ".join(message.speaker.split()), message.content, 1)
+            add(" ".join(message.speaker.split()), _sentences(message.content), 1)
         return units
+
+    def _summary_sentences(self, text: str) -> list[_Sentence]:
+        """``_sentences`` of a line of a summary: most lines come back fold after fold."""
+        known = self._known_sentences
+        sentences = known.get(text)
+        if sentences is None:
+            if len(known) >= _KNOWN_LINES:
+                known.clear()
+            sentences = known[text] = _sentences(text)
+        return sentences
 
     async def _shorten_long_sentences(self, units: list[_Unit]) -> None:
         limit = self._max_sentence_tokens
@@ -175,6 +187,20 @@ class ExtractiveSummarizer:
             for word in set(best.words):
                 probability[word] *= probability[word]
         return chosen
+
+
+def _sentences(text: str) -> list[_Sentence]:
+    """The sentences of ``text`` that have content words."""
+    sentences: list[_Sentence] = []
+    for sentence in _SENTENCE_END.split(text):
+        sentence = " ".join(sentence.split())
+        words = tuple(w for w in _WORD.findall(sentence.lower()) if w not in _STOPWORDS)
+        if words:
+            salient = any(map(str.isdigit, sentence)) or any(
+                w[:1].isupper() for w in sentence.split()[1:]
+            )
+            sentences.append((sentence, words, salient))
+    return sentences
 
 
 def _score(unit: _Unit, probability: dict[str, float]) -> float:
