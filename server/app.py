@@ -97,7 +97,7 @@ async def running_server(
         open_store(settings.store_url, load) as store,
     ):
         health = StoreHealth(store.ping, SERVICE_NAMES, settings.health_interval)
-        domain = _build_domain(settings, store, summarizer, embedder, counter, health)
+        domain = _build_domain(settings, store, summarizer, embedder, counter, health, load)
         server = create_grpc_server(
             memory=domain.memory,
             search=domain.search,
@@ -172,6 +172,7 @@ def _build_domain(
     embedder: Embedder | None,
     counter: TokenCounter,
     health: StoreHealth,
+    load: CallLoad,
 ) -> _Domain:
     limits = Limits(
         max_content_bytes=settings.max_content_bytes,
@@ -207,6 +208,7 @@ def _build_domain(
         replace(background, duty_cycle=INDEXING.duty_cycle),
         batch=settings.search_index_batch,
         report_health=lambda serving: health.report(EMBEDDER_SERVICE, serving),
+        load=load,
     )
     search = SearchEngine(
         store,

@@ -81,12 +81,12 @@ def _wrap(method: str, handler: Any, load: CallLoad) -> Any:
         )
     if handler.unary_stream:
         return grpc.unary_stream_rpc_method_handler(
-            _stream_response(method, decoded_request(handler.unary_stream, _current_record)),
+            _stream_response(method, decoded_request(handler.unary_stream, _current_record), load),
             deserialize,
             handler.response_serializer,
         )
     return grpc.stream_stream_rpc_method_handler(
-        _stream_response(method, decoded_stream(handler.stream_stream, _current_record)),
+        _stream_response(method, decoded_stream(handler.stream_stream, _current_record), load),
         deserialize,
         handler.response_serializer,
     )
@@ -104,12 +104,13 @@ def _unary_response(method: str, behavior: Behavior, load: CallLoad) -> Behavior
     return wrapped
 
 
-def _stream_response(method: str, behavior: Behavior) -> Behavior:
+def _stream_response(method: str, behavior: Behavior, load: CallLoad) -> Behavior:
     if inspect.isasyncgenfunction(behavior):
 
         async def wrapped_generator(request: Any, context: Context) -> AsyncIterator[Any]:
             async with _boundary(method, context):
                 async for response in behavior(request, context):
+                    load.streamed()
                     yield response
 
         return wrapped_generator

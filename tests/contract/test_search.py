@@ -9,11 +9,12 @@ from datetime import timedelta
 
 import pytest
 
+from server.domain.call_load import CallLoad
 from server.domain.errors import NotFound
 from server.domain.models import JsonObject, RoleType
 from server.domain.ports.store import Store
 from server.domain.search.engine import SearchAnswer, SearchEngine, SearchSettings
-from server.domain.search.indexer import SearchIndexer
+from server.domain.search.indexer import PATIENCE, QUIET, SearchIndexer
 from server.domain.search.inputs import ConditionInput, NumberBounds, SearchInput, TimeRangeInput
 from server.domain.search.records import MessageTerms
 from server.domain.tenancy import DEFAULT_TENANT
@@ -363,3 +364,26 @@ async def test_two_servers_never_index_the_same_messages_twice(
     (state,) = await store.index_states(["s1"])
     assert (state.terms_through, state.vectors_through) == (40, 40)
     assert sum(embedder.texts for embedder in embedders) == 40
+
+
+async def test_background_indexing_lets_calls_in_progress_go_first(store: Store) -> None:
+    """While a call is served, a step of indexing waits (up to a few seconds); it
+    goes once the calls pause."""
+    load = CallLoad()
+    embedder = FakeEmbedder()
+    indexer = SearchIndexer(store, embedder, load=load)
+    search = Search(store, SearchEngine(store, embedder), indexer)
+    await search.add("s1", ["billing while busy"], index=False)
+    load.calls = 1
+    indexer.appended(TenantStore(store, DEFAULT_TENANT).key("s1"), 1)
+    try:
+        await asyncio.sleep(QUIET * 3)
+        assert (await search("billing", search_type="keyword")).unindexed_messages == 1
+        load.calls = 0
+        for _ in range(int(PATIENCE / 0.05)):  # well before PATIENCE would force a step
+            if not (await search("billing", search_type="keyword")).unindexed_messages:
+                break
+            await asyncio.sleep(0.05)
+        assert (await search("billing", search_type="keyword")).unindexed_messages == 0
+    finally:
+        await indexer.close()

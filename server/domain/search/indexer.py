@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 
+from server.domain.call_load import CallLoad
 from server.domain.clock import Clock, utc_now
 from server.domain.ports.embedder import Embedder, EmbedderError
 from server.domain.ports.store import Store
@@ -44,11 +45,12 @@ __all__ = ["DEFAULT_SETTINGS", "SearchIndexer"]
 log = logging.getLogger("memoria.search")
 # As summary folding's, resting less: analyzing terms is cheap.
 DEFAULT_SETTINGS = WorkerSettings(duty_cycle=0.5)
-# Writes go first: a step of indexing waits until no append has come for QUIET
-# seconds, but never more than PATIENCE seconds. An import streams appends without
-# pause, and indexing costs more CPU per message than storing it (embedding above
-# all), so indexing beside it would slow it down; it catches up afterwards. Steady
-# chat traffic still gets a step every PATIENCE seconds per session.
+# Calls go first: a step of indexing waits until no append has come and no call
+# has done anything for QUIET seconds, but never more than PATIENCE seconds. An
+# import streams appends without pause, an export streams responses, and indexing
+# costs more CPU per message than either (embedding above all), so indexing beside
+# them would slow them down; it catches up afterwards. Steady traffic still gets a
+# step every PATIENCE seconds per session.
 QUIET = 0.2
 PATIENCE = 5.0
 # Texts per call of the embedder. Each embedder cuts a call into batches of its own
@@ -67,9 +69,11 @@ class SearchIndexer:
         batch: int = 500,
         report_health: HealthReport = ignore_health,
         clock: Clock = utc_now,
+        load: CallLoad | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
+        self._load = load or CallLoad()
         self._settings = settings
         self._batch = batch  # messages analyzed, or embedded, per step
         self._health = HealthFlag(report_health, self._log_recovery)
@@ -196,7 +200,7 @@ class SearchIndexer:
 
     async def _index_once(self, session_id: str, *, embed: bool, patient: bool = True) -> bool:
         """Indexes until caught up; False when another process holds the lease.
-        ``patient``: let writes go first (see ``QUIET``)."""
+        ``patient``: let calls go first (see ``QUIET``)."""
         if not self._behind(await self._state(session_id), embed):
             return True
         async with self._slots:
@@ -205,7 +209,7 @@ class SearchIndexer:
             try:
                 while self._behind(state := await self._state(session_id), embed):
                     if patient:
-                        await self._after_writes()
+                        await self._after_calls()
                     if not await self._lease.take(session_id):
                         return False
                     assert state is not None
@@ -220,12 +224,14 @@ class SearchIndexer:
                 await self._lease.give_back(session_id)
         return True
 
-    async def _after_writes(self) -> None:
-        """Returns once no append came for ``QUIET`` seconds, or after ``PATIENCE``."""
+    async def _after_calls(self) -> None:
+        """Returns once no append and no call came for ``QUIET`` seconds, or after
+        ``PATIENCE``."""
         give_up = time.monotonic() + PATIENCE
         while True:
             now = time.monotonic()
-            wait = min(QUIET - (now - self._last_append), give_up - now)
+            quiet = min(now - self._last_append, self._load.quiet_for(now))
+            wait = min(QUIET - quiet, give_up - now)
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
