@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from typing import TextIO
 
-__all__ = ["BatchingStreamHandler"]
+__all__ = ["BatchingStreamHandler", "SecondCachingFormatter"]
 
 
 class BatchingStreamHandler(logging.Handler):
@@ -72,3 +73,23 @@ class BatchingStreamHandler(logging.Handler):
                 self._stream.flush()
             except (OSError, ValueError):  # stderr closed or gone: nowhere left to log
                 pass
+
+
+class SecondCachingFormatter(logging.Formatter):
+    """The standard formatter, with each second's date and time formatted once: the
+    access log writes thousands of lines a second, and ``localtime`` with
+    ``strftime`` was a third of the cost of formatting one. Same output."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__(fmt)
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        whole = int(record.created)
+        second, text = self._second  # one read: other threads may log too
+        if second != whole:
+            text = time.strftime(self.default_time_format, self.converter(whole))
+            self._second = (whole, text)
+        return f"{text},{int(record.msecs):03d}"  # default_msec_format, '%s,%03d'

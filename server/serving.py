@@ -14,7 +14,7 @@ from typing import Any
 from server.app import running_server
 from server.config import Settings
 from server.domain.errors import ConfigurationError
-from server.log_writer import BatchingStreamHandler
+from server.log_writer import BatchingStreamHandler, SecondCachingFormatter
 
 __all__ = ["configure_logging", "run_event_loop", "serve", "serve_worker"]
 
@@ -55,7 +55,7 @@ def configure_logging(settings: Settings, worker: int | None = None) -> None:
     tag = "" if worker is None else f"[worker {worker}] "
     to_stderr = BatchingStreamHandler(sys.stderr)
     to_stderr.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s %(name)s {tag}%(message)s")
+        SecondCachingFormatter(f"%(asctime)s %(levelname)s %(name)s {tag}%(message)s")
     )
     # What the format does not show is not gathered for each record (the logging
     # HOWTO's "Optimization"): the caller's frame, thread and process.

@@ -74,16 +74,16 @@ class CallRecord:
         level = logging.DEBUG if self.method.startswith(_QUIET_PREFIXES) else logging.INFO
         if not access_log.isEnabledFor(level):
             return
-        parts = [self.method, code.name, f"{(time.perf_counter() - self.started) * 1000:.2f}ms"]
+        elapsed = (time.perf_counter() - self.started) * 1000
         caller = caller_or_none()
-        parts.append(f"tenant={caller.tenant if caller else '-'}")
-        parts.append(f"key={(caller.key_id if caller else None) or '-'}")
+        tenant, key = (caller.tenant, caller.key_id or "-") if caller else ("-", "-")
+        line = f"{self.method} {code.name} {elapsed:.2f}ms tenant={tenant} key={key}"
         if self.session_id:
-            parts.append(f"session={self.session_id}")
-        parts.append(f"peer={self._peer}")
+            line += f" session={self.session_id}"
+        line += f" peer={self._peer}"
         if code is not grpc.StatusCode.OK and self.message:
-            parts.append(f'error="{self.message}"')
-        access_log.log(level, " ".join(parts))
+            line += f' error="{self.message}"'
+        access_log.log(level, line)
 
     def _final_code(self) -> grpc.StatusCode:
         code = self._context.code()

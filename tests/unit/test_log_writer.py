@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from server.log_writer import BatchingStreamHandler
+from server.log_writer import BatchingStreamHandler, SecondCachingFormatter
 
 
 class BlockedStream(io.StringIO):
@@ -66,3 +66,12 @@ def test_close_writes_what_is_left() -> None:
     _logger(handler).info("last words")
     handler.close()
     assert stream.getvalue() == "last words\n"
+
+
+def test_the_second_caching_formatter_writes_what_the_standard_one_does() -> None:
+    fmt = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    standard, caching = logging.Formatter(fmt), SecondCachingFormatter(fmt)
+    for created in (1_764_000_000.0, 1_764_000_000.5, 1_764_000_000.999, 1_764_000_001.25):
+        record = logging.makeLogRecord({"msg": "hello", "levelno": 20, "levelname": "INFO"})
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert caching.format(record) == standard.format(record)
