@@ -93,13 +93,20 @@ def _wrap(method: str, handler: Any, load: CallLoad) -> Any:
 
 
 def _unary_response(method: str, behavior: Behavior, load: CallLoad) -> Behavior:
+    # `_boundary` written out: the context manager's own machinery cost a few
+    # microseconds a call, on the path of every AddMemory and GetMemory.
     async def wrapped(request: Any, context: Context) -> Any:
         load.calls += 1
+        record = CallRecord(method, context)
+        _record.set(record)
         try:
-            async with _boundary(method, context):
-                return await behavior(request, context)
+            return await behavior(request, context)
+        except BaseException as error:
+            await _ended_by(error, method, context, record)
+            raise
         finally:
             load.calls -= 1
+            record.write()
 
     return wrapped
 
@@ -129,20 +136,29 @@ async def _boundary(method: str, context: Context) -> AsyncIterator[None]:
     _record.set(record)
     try:
         yield
-    except MemoriaError as error:
+    except BaseException as error:
+        await _ended_by(error, method, context, record)
+        raise
+    finally:
+        record.write()
+
+
+async def _ended_by(
+    error: BaseException, method: str, context: Context, record: CallRecord
+) -> None:
+    """Notes how ``error`` ends the call; raises the status it becomes, or returns for
+    the caller to raise ``error`` on. Called in the ``except`` clause that caught it."""
+    if isinstance(error, MemoriaError):
         status = status_of(error)
         record.ended(status.code, status.details)
         await context.abort_with_status(status)
-    except grpc.aio.AbortError:  # the handler aborted with its own status
-        raise
-    except (asyncio.CancelledError, GeneratorExit):
+    elif isinstance(error, grpc.aio.AbortError):  # the handler aborted with its own status
+        return
+    elif isinstance(error, asyncio.CancelledError | GeneratorExit):
         # The client went away or its deadline passed (the task is cancelled), or
         # gRPC closed the stream because a response could not be written.
         record.ended_early()
-        raise
-    except Exception:
+    elif isinstance(error, Exception):
         error_log.exception("unexpected error in %s", method)
         record.ended(INTERNAL_ERROR.code, INTERNAL_ERROR.details)
         await context.abort_with_status(INTERNAL_ERROR)
-    finally:
-        record.write()
