@@ -50,10 +50,12 @@ Call = Callable[[], Awaitable[object]]
 
 
 @contextmanager
-def echo_server() -> Iterator[tuple[str, int]]:
-    """The echo's address and process id."""
+def echo_server(loop: str = "asyncio") -> Iterator[tuple[str, int]]:
+    """The echo's address and process id; ``loop``: its event loop."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.echo_server"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench.echo_server", "--loop", loop],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     address = process.stdout.readline().split()[-1]
@@ -211,13 +213,19 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=1, help="client connections (8 with --workers > 1)"
     )
+    parser.add_argument(
+        "--echo-loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the echo's event loop (Memoria runs on uvloop unless MEMORIA_EVENT_LOOP says)",
+    )
     args = parser.parse_args()
     connections = args.connections if args.workers == 1 else max(args.connections, 8)
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
     with (
         tempfile.TemporaryDirectory() as work,
         fresh_store_url(args.store, Path(work)) as store_url,
-        echo_server() as (echo, echo_pid),
+        echo_server(args.echo_loop) as (echo, echo_pid),
     ):
         server = ServerProcess(
             store_url,
@@ -249,7 +257,7 @@ def main() -> None:
             server.stop()
     print(
         f"medians of {args.runs} runs ({args.store}, access log on, {args.workers} worker(s),"
-        f" {connections} connection(s); the echo is one process):"
+        f" {connections} connection(s); the echo is one process, on {args.echo_loop}):"
     )
     report(
         {key: statistics.median(run[0][key] for run in runs) for key in runs[0][0]},

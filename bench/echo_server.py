@@ -3,10 +3,13 @@ GetMemory with fixed bytes, without parsing the request or storing anything.
 
 ``python -m bench.echo_server`` prints ``listening on 127.0.0.1:PORT`` and serves
 until SIGTERM; ``bench.ceiling`` drives it beside Memoria with the same client.
+``--loop uvloop`` runs it on the event loop Memoria runs on by default; asyncio's
+own is the default here, the ceiling as first measured.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 from typing import Any
@@ -59,4 +62,11 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    if parser.parse_args().loop == "uvloop":
+        import uvloop
+
+        uvloop.run(serve())
+    else:
+        asyncio.run(serve())
