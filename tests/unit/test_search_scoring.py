@@ -13,7 +13,7 @@ from server.domain.models import Message, RoleType
 from server.domain.search.analyzer import analyze
 from server.domain.search.bm25 import K1, B, CorpusStatistics, bm25_score, idf
 from server.domain.search.filters import check_filter
-from server.domain.search.fusion import reciprocal_rank_fusion
+from server.domain.search.fusion import relative_score_fusion
 from server.domain.search.inputs import ConditionInput, NumberBounds, TimeRangeInput
 from server.domain.search.mmr import maximal_marginal_relevance
 from server.domain.search.vectors import cosine_scores, dequantize, quantize
@@ -50,11 +50,19 @@ def test_bm25_rewards_rare_terms_and_short_documents() -> None:
     )
 
 
-def test_reciprocal_rank_fusion_sums_reciprocal_ranks() -> None:
-    """Each list adds 1 / (60 + rank); items in both lists come first."""
-    fused = dict(reciprocal_rank_fusion([["a", "b"], ["b", "c"]]))
-    assert fused == pytest.approx({"a": 1 / 61, "b": 1 / 62 + 1 / 61, "c": 1 / 62})
-    assert next(item for item, _ in reciprocal_rank_fusion([["a", "b"], ["b", "c"]])) == "b"
+def test_relative_score_fusion_scales_each_ranking_then_weighs_them() -> None:
+    """Each ranking's scores go to [0, 1] (worst to best); an absent item gets 0 there."""
+    keyword = [("a", 12.0), ("b", 7.0), ("c", 2.0)]
+    semantic = [("b", 0.9), ("d", 0.5)]
+    fused = relative_score_fusion([keyword, semantic], [0.25, 0.75])
+    assert dict(fused) == pytest.approx({"a": 0.25, "b": 0.25 * 0.5 + 0.75, "c": 0.0, "d": 0.0})
+    assert [item for item, _ in fused] == ["b", "a", "c", "d"]  # ties: first seen first
+
+
+def test_relative_score_fusion_of_equal_or_missing_scores() -> None:
+    """A ranking whose scores are all equal counts them as its best; an empty one adds nothing."""
+    fused = relative_score_fusion([[("a", 3.0), ("b", 3.0)], []], [0.25, 0.75])
+    assert fused == [("a", 0.25), ("b", 0.25)]
 
 
 def test_mmr_trades_relevance_for_diversity() -> None:

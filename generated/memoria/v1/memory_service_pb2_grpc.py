@@ -177,7 +177,7 @@ class MemoryServiceServicer:
         summaries) of one session, or of every session of one user, against a
         text query. Keyword search ranks by BM25 over stemmed terms; semantic
         search by the cosine of the server's embeddings; hybrid fuses both
-        rankings (reciprocal rank fusion). Filters (role types, metadata,
+        rankings (each list's scores scaled to [0, 1], then weighed). Filters (role types, metadata,
         created_at) apply before ranking. Messages are indexed in the background
         shortly after they are stored: the response says how many in scope are
         not indexed yet, and whether the server stopped scanning early

@@ -6,7 +6,7 @@ that decides a ranking lives here, so the ranking is the same on every store:
 - ``analyzer``: text to stemmed terms (query and documents alike)
 - ``bm25``: keyword scores, with fixed parameters
 - ``vectors``: int8 quantization of embeddings and exact cosine top-k
-- ``fusion``: reciprocal rank fusion of two rankings (hybrid)
+- ``fusion``: relative score fusion of two rankings (hybrid)
 - ``mmr``: maximal marginal relevance re-ranking (diversity)
 - ``filters``: the request's filters, checked and evaluated
 - ``records``: what crosses the store port for search and indexing

@@ -6,7 +6,7 @@ the user's sessions) as stored now: N and the average length over every indexed
 message in scope (plus the summaries when they are searched), each term's
 document frequency over the candidates read. Semantic search reads the scope's
 embeddings newest first, in batches, up to ``max_scan``, and keeps the exact
-top-k by cosine. Hybrid fuses both rankings by reciprocal rank. Filters apply
+top-k by cosine. Hybrid fuses both rankings by their scaled scores. Filters apply
 to candidates before ranking; statistics do not depend on them. Ties are broken
 by recency then position, so a ranking is the same on every store.
 """
@@ -32,7 +32,7 @@ from server.domain.response_budget import fit_oldest, message_bytes, summary_byt
 from server.domain.search.analyzer import analyze
 from server.domain.search.bm25 import CorpusStatistics, bm25_score
 from server.domain.search.filters import SearchFilter, check_filter
-from server.domain.search.fusion import reciprocal_rank_fusion
+from server.domain.search.fusion import relative_score_fusion
 from server.domain.search.inputs import SearchInput
 from server.domain.search.mmr import maximal_marginal_relevance
 from server.domain.search.records import IndexState
@@ -266,10 +266,10 @@ class SearchEngine:
         )
         by_identity = {item.identity: item for item in semantic.items[:_FUSION_DEPTH]}
         by_identity.update({item.identity: item for item in keyword.items[:_FUSION_DEPTH]})
-        fused = reciprocal_rank_fusion(
+        fused = relative_score_fusion(
             [
-                [item.identity for item in keyword.items[:_FUSION_DEPTH]],
-                [item.identity for item in semantic.items[:_FUSION_DEPTH]],
+                [(item.identity, item.score) for item in keyword.items[:_FUSION_DEPTH]],
+                [(item.identity, item.score) for item in semantic.items[:_FUSION_DEPTH]],
             ],
             weights=[1 - _SEMANTIC_WEIGHT, _SEMANTIC_WEIGHT],
         )

@@ -1886,7 +1886,7 @@ type SearchResult struct {
 	// Identifier of the session the item belongs to.
 	SessionId string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	// Relevance; higher is better. Its scale depends on the search type (BM25
-	// for keyword, cosine for semantic, fused reciprocal ranks for hybrid,
+	// for keyword, cosine for semantic, the weighed scaled scores for hybrid,
 	// the MMR score when mmr_lambda is set): compare scores within one
 	// response only.
 	Score float64 `protobuf:"fixed64,4,opt,name=score,proto3" json:"score,omitempty"`

@@ -1056,7 +1056,7 @@ class SearchResult(_message.Message):
     """Identifier of the session the item belongs to."""
     score: _builtins.float
     """Relevance; higher is better. Its scale depends on the search type (BM25
-    for keyword, cosine for semantic, fused reciprocal ranks for hybrid,
+    for keyword, cosine for semantic, the weighed scaled scores for hybrid,
     the MMR score when mmr_lambda is set): compare scores within one
     response only.
     """

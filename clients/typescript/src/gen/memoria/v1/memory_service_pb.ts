@@ -951,7 +951,7 @@ export type SearchResult = Message<"memoria.v1.SearchResult"> & {
 
   /**
    * Relevance; higher is better. Its scale depends on the search type (BM25
-   * for keyword, cosine for semantic, fused reciprocal ranks for hybrid,
+   * for keyword, cosine for semantic, the weighed scaled scores for hybrid,
    * the MMR score when mmr_lambda is set): compare scores within one
    * response only.
    *
@@ -1312,7 +1312,7 @@ export const MemoryService: GenService<{
    * summaries) of one session, or of every session of one user, against a
    * text query. Keyword search ranks by BM25 over stemmed terms; semantic
    * search by the cosine of the server's embeddings; hybrid fuses both
-   * rankings (reciprocal rank fusion). Filters (role types, metadata,
+   * rankings (each list's scores scaled to [0, 1], then weighed). Filters (role types, metadata,
    * created_at) apply before ranking. Messages are indexed in the background
    * shortly after they are stored: the response says how many in scope are
    * not indexed yet, and whether the server stopped scanning early
