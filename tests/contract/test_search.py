@@ -239,6 +239,24 @@ async def test_summaries_are_searched_when_asked(search: Search, store: Store) -
     assert contents(filtered) == []
 
 
+async def test_a_summary_is_embedded_once_until_it_changes(store: Store) -> None:
+    """Semantic search of summaries embeds a summary the first time it meets it only."""
+    embedder = FakeEmbedder()
+    search = Search(store, SearchEngine(store, embedder), SearchIndexer(store, embedder))
+    await search.add("s1", ["hello there", "and again"])
+    [first, second] = await store.list_messages("s1", after_sequence=0, limit=10) or []
+    assert await store.save_summary("s1", summary_of(first, 1, "Jane asked about billing"))
+    await search("billing", target="summaries", search_type="semantic")
+    embedded = embedder.texts
+    again = await search("billing", target="summaries", search_type="semantic")
+    assert embedder.texts == embedded + 1  # the query's only
+    assert contents(again) == ["summary:Jane asked about billing"]
+    assert await store.save_summary("s1", summary_of(second, 2, "Jane asked about refunds"))
+    changed = await search("refunds", target="summaries", search_type="semantic")
+    assert embedder.texts == embedded + 3  # the query's and the new summary's
+    assert contents(changed) == ["summary:Jane asked about refunds"]
+
+
 async def test_a_deleted_message_is_never_returned(search: Search, store: Store) -> None:
     """After DeleteMemory or the session's deletion, no search returns its messages."""
     await search.add("s1", ["billing one", "billing two"])

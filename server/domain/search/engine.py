@@ -68,6 +68,8 @@ _FUSION_DEPTH = 100
 # blend (its hybrid `alpha`), not a value fitted to our evaluation set.
 _SEMANTIC_WEIGHT = 0.75
 _SESSION_PAGE = 100
+# Summary embeddings kept (256 dimensions: ~1 KiB each).
+_KNOWN_SUMMARIES = 4096
 E = TypeVar("E", bound=enum.StrEnum)
 
 
@@ -173,6 +175,9 @@ class SearchEngine:
         self._store = store
         self._embedder = embedder
         self._settings = settings
+        # Embeddings of recent summaries by uuid (each fold saves a new uuid):
+        # otherwise a search of summaries embeds every one in scope each time.
+        self._known_summaries: dict[str, Vectors] = {}
 
     @property
     def default_type(self) -> SearchType:
@@ -341,7 +346,7 @@ class SearchEngine:
         if request.target is not SearchTarget.SUMMARIES:
             kept, ranking.truncated = await self._scan_vectors(request, keys, query, depth)
         if summaries:
-            vectors = await self._embedder.embed([s.text for s in summaries])
+            vectors = await self._summary_vectors(summaries)
             for item, vector, score in zip(
                 summaries, vectors, cosine_scores(query, vectors), strict=True
             ):
@@ -349,6 +354,25 @@ class SearchEngine:
             kept += summaries
         ranking.items = await self._best(request, kept, depth)
         return ranking
+
+    async def _summary_vectors(self, summaries: list[_Item]) -> Vectors:
+        """The summaries' embeddings, made only for those not embedded lately."""
+        assert self._embedder is not None
+        known = self._known_summaries
+        uuids = [item.summary.uuid for item in summaries if item.summary is not None]
+        missing = [item for item in summaries if item.summary and item.summary.uuid not in known]
+        fresh: dict[str, Vectors] = {}
+        if missing:
+            vectors = await self._embedder.embed([item.text for item in missing])
+            fresh = {
+                item.summary.uuid: vector
+                for item, vector in zip(missing, vectors, strict=True)
+                if item.summary is not None
+            }
+            if len(known) + len(fresh) > _KNOWN_SUMMARIES:
+                known.clear()
+            known.update(fresh)
+        return np.stack([fresh[uuid] if uuid in fresh else known[uuid] for uuid in uuids])
 
     async def _scan_vectors(
         self, request: _Request, keys: Sequence[str], query: Vectors, depth: int
