@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -122,40 +122,39 @@ def _struct(value: JsonObject) -> struct_pb2.Struct:
 
 
 def message_to_proto(message: Message) -> message_pb2.Message:
-    proto = message_pb2.Message()
-    _fill_message(proto, message, full=True)
-    return proto
+    return _built(message_pb2.Message, message, full=True)
 
 
 def add_messages(into: Any, messages: Iterable[Message], *, full: bool = True) -> None:
     """Appends ``messages`` to the repeated field ``into`` of a response, built in
     place (a list of built messages would be copied into the response again);
     without ``full``, without content and metadata (``MESSAGE_VIEW_BASIC``)."""
-    # The hottest loop of GetMemory: scalars go to add() at once, which costs about
-    # half as much as setting each field after.
     add = into.add
     for message in messages:
-        proto = add(
-            uuid=message.uuid,
-            role=message.role,
-            role_type=_ROLE_TYPE_TO_PROTO[message.role_type],
-            token_count=message.token_count,
-            sequence=message.sequence,
-        )
-        _set_timestamp(proto.created_at, message.created_at)
-        if full:
-            _fill_content(proto, message)
+        _built(add, message, full=full)
 
 
-def _fill_message(proto: message_pb2.Message, message: Message, *, full: bool) -> None:
-    proto.uuid = message.uuid
-    proto.role = message.role
-    proto.role_type = _ROLE_TYPE_TO_PROTO[message.role_type]
-    proto.token_count = message.token_count
-    proto.sequence = message.sequence
+def _built(
+    make: Callable[..., message_pb2.Message], message: Message, *, full: bool
+) -> message_pb2.Message:
+    """``message`` as a proto made by ``make`` (the class, or a repeated field's
+    ``add``). The scalars go to ``make`` at once, which costs about half as much as
+    setting each field after: this is GetMemory's hottest loop."""
+    proto = make(
+        uuid=message.uuid,
+        role=message.role,
+        role_type=_ROLE_TYPE_TO_PROTO[message.role_type],
+        token_count=message.token_count,
+        sequence=message.sequence,
+    )
     _set_timestamp(proto.created_at, message.created_at)
     if full:
-        _fill_content(proto, message)
+        proto.content = message.content
+        if message.metadata:
+            proto.metadata.update(message.metadata)
+        else:
+            proto.metadata.SetInParent()  # an empty object, as clients have always seen it
+    return proto
 
 
 def _set_timestamp(proto: timestamp_pb2.Timestamp, moment: datetime) -> None:
@@ -164,14 +163,6 @@ def _set_timestamp(proto: timestamp_pb2.Timestamp, moment: datetime) -> None:
     seconds, micros = divmod(to_micros(moment), 1_000_000)
     proto.seconds = seconds
     proto.nanos = micros * 1000
-
-
-def _fill_content(proto: message_pb2.Message, message: Message) -> None:
-    proto.content = message.content
-    if message.metadata:
-        proto.metadata.update(message.metadata)
-    else:
-        proto.metadata.SetInParent()  # an empty object, as clients have always seen it
 
 
 def summary_to_proto(summary: Summary) -> message_pb2.Summary:
