@@ -39,20 +39,46 @@ async def ignore_health(_: bool) -> None:
 
 
 class SessionLease:
-    """Takes, renews and gives back one kind of session lease for this process."""
+    """Takes, renews and gives back one kind of session lease for this process.
 
-    def __init__(self, acquire: Acquire, release: Release, *, seconds: float, clock: Clock) -> None:
+    A lease given back may linger: it stays held for ``linger`` seconds (at most a
+    third of its time), and is released only if not taken again meanwhile. A busy
+    session is worked on every few appends; lingering spares the two writes of
+    giving its lease back and taking it again each time. Meanwhile another process
+    cannot take it, which only delays that process's work on the session.
+    """
+
+    def __init__(
+        self,
+        acquire: Acquire,
+        release: Release,
+        *,
+        seconds: float,
+        clock: Clock,
+        linger: float = 0.0,
+    ) -> None:
         self._acquire = acquire
         self._release = release
         self._seconds = seconds
         self._clock = clock
+        self._linger = min(linger, seconds * _RENEW_AFTER)
         self.owner = f"memoria-{uuid.uuid4().hex[:12]}"
         # When each lease held was last written: a lease with most of its time left
         # is not written again, which spares a write per chunk of work.
         self._written: dict[str, datetime] = {}
+        # Leases given back but still held, with the timers that release them, and
+        # the releases that the timers started.
+        self._lingering: dict[str, asyncio.TimerHandle] = {}
+        self._releasing: dict[str, asyncio.Task[None]] = {}
 
     async def take(self, session_id: str) -> bool:
         """True while this process holds the session's lease (taken or renewed)."""
+        timer = self._lingering.pop(session_id, None)
+        if timer is not None:
+            timer.cancel()
+        releasing = self._releasing.get(session_id)
+        if releasing is not None:  # taken after it is released, never before
+            await asyncio.shield(releasing)
         now = self._clock()
         written = self._written.get(session_id)
         if written is not None and now - written < timedelta(seconds=self._seconds * _RENEW_AFTER):
@@ -67,6 +93,32 @@ class SessionLease:
         return held
 
     async def give_back(self, session_id: str) -> None:
+        """Releases the lease, after ``linger`` seconds unless taken again by then."""
+        if self._linger > 0 and session_id in self._written:
+            self._lingering[session_id] = asyncio.get_running_loop().call_later(
+                self._linger, self._release_lingering, session_id
+            )
+            return
+        await self._release_now(session_id)
+
+    async def close(self) -> None:
+        """Releases every lingering lease now, and waits for releases under way."""
+        lingering = list(self._lingering)
+        for session_id in lingering:
+            self._lingering.pop(session_id).cancel()
+        await asyncio.gather(*map(self._release_now, lingering), *self._releasing.values())
+
+    def _release_lingering(self, session_id: str) -> None:
+        del self._lingering[session_id]
+        task = asyncio.create_task(self._release_now(session_id))
+        self._releasing[session_id] = task
+        task.add_done_callback(lambda done: self._released(session_id, done))
+
+    def _released(self, session_id: str, task: asyncio.Task[None]) -> None:
+        if self._releasing.get(session_id) is task:
+            del self._releasing[session_id]
+
+    async def _release_now(self, session_id: str) -> None:
         self._written.pop(session_id, None)
         try:
             await asyncio.shield(self._release(session_id, self.owner))

@@ -10,6 +10,7 @@ from the summary that won.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server.domain.clock import Clock, utc_now
@@ -23,14 +24,25 @@ __all__ = ["FoldPlan", "SummaryFolder"]
 
 @dataclass(frozen=True, slots=True)
 class FoldPlan:
-    """What a fold of one session has to do: cover every message up to ``through``."""
+    """What a fold of one session has to do: cover every message up to ``through``.
+    ``pending`` holds the first messages after the summary, as read when planning:
+    the next chunk starts with them instead of reading them again."""
 
     previous: Summary | None
     through: int
+    pending: tuple[Message, ...] = ()
 
     @property
     def covered(self) -> int:
         return 0 if self.previous is None else self.previous.last_message_sequence
+
+    def rest(self, saved: Summary) -> FoldPlan | None:
+        """What is left of this plan once ``saved`` is stored (messages are only
+        appended, so ``through`` stays due); None when nothing is."""
+        done = saved.last_message_sequence
+        if done >= self.through:
+            return None
+        return FoldPlan(saved, self.through, tuple(m for m in self.pending if m.sequence > done))
 
 
 class SummaryFolder:
@@ -54,6 +66,9 @@ class SummaryFolder:
         self._tokens = tokens
         self._window = window
         self._keep = window // 2
+        # Messages a check reads after the summary: enough for the usual backlog (a
+        # window and a few more) to be planned and folded without another read.
+        self._look_ahead = min(2 * window, self._READ_PAGE)
         self._chunk_tokens = chunk_tokens
         self._clock = clock
 
@@ -71,16 +86,23 @@ class SummaryFolder:
         """The sequence the summary covers (0: none) and ``plan``'s answer."""
         previous = await self._store.get_summary(session_id)
         covered = 0 if previous is None else previous.last_message_sequence
-        first = await self._store.list_messages(session_id, after_sequence=covered, limit=1)
-        last = await self._store.recent_messages(session_id, 1)
-        if not first or not last:
+        pending = await self._store.list_messages(
+            session_id, after_sequence=covered, limit=self._look_ahead
+        )
+        if not pending:
             return covered, None
+        last = pending[-1].sequence
+        if len(pending) == self._look_ahead:  # more may follow
+            newest = await self._store.recent_messages(session_id, 1)
+            if not newest:
+                return covered, None
+            last = newest[0].sequence
         # Messages are only ever appended, and deleted all at once with the summary:
         # the unsummarized ones are exactly the sequences first..last.
-        unsummarized = last[0].sequence - first[0].sequence + 1
+        unsummarized = last - pending[0].sequence + 1
         if unsummarized <= self._window:
             return covered, None
-        return covered, FoldPlan(previous, through=last[0].sequence - self._keep)
+        return covered, FoldPlan(previous, through=last - self._keep, pending=tuple(pending))
 
     async def fold_chunk(self, session_id: str, plan: FoldPlan) -> Summary | None:
         """Folds the next chunk of ``plan`` (as many messages as fit ``chunk_tokens``,
@@ -114,12 +136,12 @@ class SummaryFolder:
         chunk: list[Message] = []
         tokens = 0
         after = plan.covered
+        page: Sequence[Message] = plan.pending
         while True:
-            page = await self._store.list_messages(
-                session_id, after_sequence=after, limit=self._READ_PAGE
-            )
             if not page:
-                return chunk
+                page = await self._page_after(session_id, after)
+                if not page:
+                    return chunk
             for message in page:
                 if message.sequence > plan.through:
                     return chunk
@@ -128,3 +150,10 @@ class SummaryFolder:
                 chunk.append(message)
                 tokens += message.token_count
             after = page[-1].sequence
+            page = ()
+
+    async def _page_after(self, session_id: str, after: int) -> Sequence[Message]:
+        page = await self._store.list_messages(
+            session_id, after_sequence=after, limit=self._READ_PAGE
+        )
+        return page or ()

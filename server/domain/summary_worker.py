@@ -42,6 +42,9 @@ _COVERED_ENTRIES = 65_536
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
     lease_seconds: float = 60.0
+    # A lease given back stays held this long (see ``SessionLease``): a session
+    # appended to steadily is folded every few messages without two lease writes each.
+    lease_linger: float = 1.0
     retry_initial: float = 1.0
     retry_max: float = 60.0
     concurrency: int = 4
@@ -78,10 +81,12 @@ class SummaryWorker:
             store.release_summary_lease,
             seconds=settings.lease_seconds,
             clock=clock,
+            linger=settings.lease_linger,
         )
         self.owner = self._lease.owner
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._dirty: set[str] = set()
+        # Per running task, the lowest and highest last sequences appended meanwhile.
+        self._dirty: dict[str, tuple[int, int]] = {}
         self._failing: set[str] = set()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._resume_task: asyncio.Task[None] | None = None
@@ -94,14 +99,12 @@ class SummaryWorker:
         """Messages were appended up to ``last_sequence``: fold in the background if needed."""
         if self._closed or last_sequence <= self._window:
             return  # a session with at most a window of messages never needs a fold
-        covered = self._covered.get(session_id)
-        if covered is not None and covered < last_sequence <= covered + self._window:
-            # At most a window after what the summary covered when last seen: no fold
-            # is due (another process may have folded further since, never less).
-            # Sequences at or below it mean the session was deleted and begun again.
+        if not self._may_be_due(session_id, last_sequence, last_sequence):
             return
         if session_id in self._tasks:
-            self._dirty.add(session_id)  # the running task looks again before it ends
+            # The running task looks again before it ends, if a fold may still be due.
+            low, high = self._dirty.get(session_id, (last_sequence, last_sequence))
+            self._dirty[session_id] = (min(low, last_sequence), max(high, last_sequence))
             return
         self._tasks[session_id] = asyncio.create_task(
             self._fold_session(session_id), name=f"summary-{session_id}"
@@ -115,6 +118,7 @@ class SummaryWorker:
         """Stops every fold; unfinished ones resume at the next start."""
         self._closed = True
         await cancel_all([*self._tasks.values(), *filter(None, [self._resume_task])])
+        await self._lease.close()
 
     async def _resume(self) -> None:
         resumed = await resume_sessions(
@@ -134,7 +138,7 @@ class SummaryWorker:
         delay = self._settings.retry_initial
         try:
             while True:
-                self._dirty.discard(session_id)
+                self._dirty.pop(session_id, None)
                 try:
                     finished = await self._fold_once(session_id)
                 except asyncio.CancelledError:
@@ -145,13 +149,13 @@ class SummaryWorker:
                     delay = min(delay * 2, self._settings.retry_max)
                     continue
                 delay = self._settings.retry_initial
-                if finished and session_id not in self._dirty:
+                if finished and not self._due_again(session_id):
                     return
                 if not finished:  # another process holds the lease: look again later
                     await asyncio.sleep(self._settings.lease_seconds / 2)
         finally:
             self._tasks.pop(session_id, None)
-            self._dirty.discard(session_id)
+            self._dirty.pop(session_id, None)
             if not self._closed:
                 await self._succeeded(session_id)  # e.g. deleted while failing
 
@@ -198,13 +202,23 @@ class SummaryWorker:
         return plan
 
     def _rest_of(self, session_id: str, plan: FoldPlan, saved: Summary) -> FoldPlan | None:
-        """What is left of ``plan`` once ``saved`` is stored, without asking the store:
-        messages are only appended, so ``plan.through`` stays due. Appends made since
-        the plan mark the session dirty, and it is looked at again."""
+        """What is left of ``plan`` once ``saved`` is stored, without asking the store.
+        Appends made since the plan are looked at afterwards (``_due_again``)."""
         self._remember(session_id, saved.last_message_sequence)
-        if saved.last_message_sequence >= plan.through:
-            return None
-        return FoldPlan(saved, plan.through)
+        return plan.rest(saved)
+
+    def _may_be_due(self, session_id: str, low: int, high: int) -> bool:
+        """False when appends with last sequences ``low``..``high`` cannot make a fold
+        due: all are at most a window after what the summary covered when last seen
+        (another process may have folded further since, never less). Sequences at or
+        below it mean the session was deleted and begun again."""
+        covered = self._covered.get(session_id)
+        return covered is None or not covered < low <= high <= covered + self._window
+
+    def _due_again(self, session_id: str) -> bool:
+        """Whether appends made while the session's task worked may make a fold due."""
+        appended = self._dirty.get(session_id)
+        return appended is not None and self._may_be_due(session_id, *appended)
 
     def _remember(self, session_id: str, covered: int) -> None:
         self._covered.pop(session_id, None)  # re-inserted last: the newest entry

@@ -87,8 +87,8 @@ async def test_the_worker_retries_a_failing_summarizer_and_reports_health(store:
     )
     memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
     await memory.add(TENANT, "s1", [said(f"m{n}") for n in range(1, 11)])
-    for _ in range(200):
-        if (summary := await store.get_summary("s1")) is not None:
+    for _ in range(200):  # saved, and the worker carried on to report its health
+        if (summary := await store.get_summary("s1")) is not None and len(reports) == 2:
             break
         await asyncio.sleep(0.01)
     await worker.close()
@@ -131,3 +131,42 @@ async def test_appends_one_at_a_time_keep_folding_also_after_the_session_begins_
     summary = await store.get_summary("s1")
     assert summary is not None and summary.content.startswith("second life 1 ")
     assert "first life" not in summary.content
+
+
+class GatedConcatenator(Concatenator):
+    """A Concatenator whose first summary waits until ``gate`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
+        if self.calls == 0:
+            self.waiting.set()
+            await self.gate.wait()
+        return await super().summarize(previous, messages)
+
+
+async def test_messages_appended_while_a_fold_runs_are_folded_after_it(store: Store) -> None:
+    """The worker keeps the range of appends made while it folds, and looks again only
+    if they may make another fold due: here they do, and they are folded too."""
+    summarizer = GatedConcatenator()
+    worker = SummaryWorker(
+        store, folder(store, summarizer), WorkerSettings(duty_cycle=1.0), window=WINDOW
+    )
+    memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
+    for number in range(1, WINDOW + 2):
+        await memory.add(TENANT, "s1", [said(f"message {number}")])
+    await summarizer.waiting.wait()  # the first fold is under way, through WINDOW // 2 + 1
+    for number in range(WINDOW + 2, 3 * WINDOW + 1):
+        await memory.add(TENANT, "s1", [said(f"message {number}")])
+    summarizer.gate.set()
+    covered = await _caught_up(store, "s1", 3 * WINDOW)
+    await worker.close()
+    assert covered == 3 * WINDOW - WINDOW // 2
+    summary = await store.get_summary("s1")
+    assert summary is not None
+    assert summary.content.split() == [
+        word for n in range(1, covered + 1) for word in ("message", str(n))
+    ]

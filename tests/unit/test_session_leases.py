@@ -1,4 +1,5 @@
-"""A session lease is written when taken, and again only once a third of its time is gone."""
+"""A session lease is written when taken, again only once a third of its time is gone,
+and given back after lingering a little."""
 
 from __future__ import annotations
 
@@ -66,5 +67,34 @@ def test_a_lease_taken_by_another_process_is_not_reported_held() -> None:
         assert not await ours.take("s")
         now += timedelta(seconds=1)
         assert not await ours.take("s")  # refused, so asked again rather than assumed
+
+    asyncio.run(scenario())
+
+
+def test_a_lease_given_back_lingers_and_is_taken_again_without_a_write() -> None:
+    async def scenario() -> None:
+        leases = _Leases()
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        ours = SessionLease(
+            leases.acquire, leases.release, seconds=60, clock=lambda: now, linger=0.05
+        )
+        theirs = SessionLease(leases.acquire, leases.release, seconds=60, clock=lambda: now)
+
+        assert await ours.take("s")
+        await ours.give_back("s")
+        assert leases.holders["s"][0] == ours.owner  # still held, for a while
+        assert not await theirs.take("s")
+        assert await ours.take("s")  # taken again while lingering: no write
+        assert leases.writes == 1
+
+        await ours.give_back("s")
+        await asyncio.sleep(0.1)  # the linger is over: released
+        assert "s" not in leases.holders
+        assert await theirs.take("s")
+
+        assert await ours.take("t")
+        await ours.give_back("t")
+        await ours.close()  # releases what lingers, at once
+        assert "t" not in leases.holders
 
     asyncio.run(scenario())

@@ -86,6 +86,7 @@ class SearchIndexer:
             ),
             seconds=settings.lease_seconds,
             clock=clock,
+            linger=settings.lease_linger,
         )
         self.owner = self._lease.owner
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -118,6 +119,7 @@ class SearchIndexer:
         """Stops indexing; it resumes at the next start."""
         self._closed = True
         await cancel_all([*self._tasks.values(), *filter(None, [self._resume_task])])
+        await self._lease.close()
 
     async def warm_up(self, *, within: float) -> None:
         """Embeds one text, so that a local model is loaded before the first write
