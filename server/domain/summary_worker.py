@@ -181,7 +181,8 @@ class SummaryWorker:
                         log.info("summary of %s moved under us; starting over", session_id)
                         plan = await self._check(session_id)
                     else:
-                        log.info(
+                        # Debug: a busy server folds hundreds of times a second.
+                        log.debug(
                             "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
                             session_id,
                             saved.version,

@@ -38,6 +38,8 @@ FAST = {
     "MEMORIA_SUMMARY_LEASE": "1",
     "NO_PROXY": "127.0.0.1",
 }
+# Each summary saved is logged at debug level.
+LOGGED = {**FAST, "MEMORIA_LOG_LEVEL": "debug"}
 SAVED = re.compile(r"summary saved: session=(\S+) version=(\d+) through=(\d+)")
 
 
@@ -294,7 +296,7 @@ def two_servers(
     store_url: str, tmp_path: Path
 ) -> Iterator[tuple[list[ServerProcess], list[Stubs]]]:
     """Two server processes on one store, each with a client; stopped on exit."""
-    servers = [ServerProcess(store_url, tmp_path / name, FAST).start() for name in ("one", "two")]
+    servers = [ServerProcess(store_url, tmp_path / name, LOGGED).start() for name in ("one", "two")]
     clients = [Stubs.connect(server.address) for server in servers]
     try:
         yield servers, clients
