@@ -200,6 +200,7 @@ def _build_domain(
         background,
         window=settings.window,
         report_health=lambda serving: health.report(SUMMARIZER_SERVICE, serving),
+        load=load,
     )
     # Leases, retries and concurrency as for folding; indexing is cheaper and rests less.
     indexer = SearchIndexer(

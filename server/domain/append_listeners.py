@@ -14,8 +14,9 @@ __all__ = ["AppendListener", "AppendListeners", "TenantListener"]
 
 
 class AppendListener(Protocol):
-    def appended(self, session_id: str, last_sequence: int) -> None:
-        """Messages were appended to the session, the newest at ``last_sequence``.
+    def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
+        """Messages were appended to the session, the newest at ``last_sequence``;
+        ``imported`` when by ImportMessages (a history, not a conversation going on).
         Must return at once (it runs in the caller's request)."""
 
 
@@ -25,9 +26,9 @@ class AppendListeners:
     def __init__(self, *listeners: AppendListener) -> None:
         self._listeners = listeners
 
-    def appended(self, session_id: str, last_sequence: int) -> None:
+    def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
         for listener in self._listeners:
-            listener.appended(session_id, last_sequence)
+            listener.appended(session_id, last_sequence, imported=imported)
 
 
 class TenantListener:
@@ -38,5 +39,6 @@ class TenantListener:
         self._listener = listener
         self._tenant = tenant
 
-    def appended(self, session_id: str, last_sequence: int) -> None:
-        self._listener.appended(scoped_key(self._tenant, session_id), last_sequence)
+    def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
+        key = scoped_key(self._tenant, session_id)
+        self._listener.appended(key, last_sequence, imported=imported)

@@ -160,7 +160,7 @@ class _Import:
             duplicates += result.duplicates
             self.last_sequence = max(self.last_sequence, *(m.sequence for m in result.messages))
             if result.added:
-                self._listener.appended(self.session_id, self.last_sequence)
+                self._listener.appended(self.session_id, self.last_sequence, imported=True)
         self.duplicates += duplicates
         self.committed = end
 

@@ -1,13 +1,23 @@
 """What this process is serving, as the gRPC layer reports it: adapters may serve a
 call that is alone differently from one among many, and background work (search
-indexing) waits for a pause in the calls."""
+indexing, folding an imported history) waits for a pause in the calls."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections.abc import Callable
 
-__all__ = ["CallLoad"]
+__all__ = ["PATIENCE", "QUIET", "CallLoad"]
+
+# Calls go first: background work waits until no append has come and no call has
+# done anything for QUIET seconds, but never more than PATIENCE seconds. An import
+# streams appends without pause, an export streams responses, and the work would
+# slow them down; it catches up afterwards. Steady traffic still lets a step of it
+# through every PATIENCE seconds.
+QUIET = 0.2
+PATIENCE = 5.0
 
 
 class CallLoad:
@@ -33,3 +43,15 @@ class CallLoad:
         with one answer is in progress, else the time since a stream last sent a
         response (a stream that waits for new messages is quiet)."""
         return 0.0 if self.calls else now - self._streamed_at
+
+    async def pause(self, last_append: Callable[[], float]) -> None:
+        """Returns once no append (``last_append()``, monotonic) and no call came for
+        ``QUIET`` seconds, or after ``PATIENCE``."""
+        give_up = time.monotonic() + PATIENCE
+        while True:
+            now = time.monotonic()
+            quiet = min(now - last_append(), self.quiet_for(now))
+            wait = min(QUIET - quiet, give_up - now)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)

@@ -32,7 +32,7 @@ class AppendSignals:
         """True once the server is shutting down: followers should end their stream."""
         return self._closed
 
-    def appended(self, session_id: str, last_sequence: int) -> None:
+    def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
         """An ``AppendListener``: wakes the session's followers."""
         self.notify(session_id)
 

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from server.domain.call_load import CallLoad
 from server.domain.clock import Clock, utc_now
 from server.domain.models import Summary
 from server.domain.ports.store import Store
@@ -70,9 +71,11 @@ class SummaryWorker:
         window: int,
         report_health: HealthReport = ignore_health,
         clock: Clock = utc_now,
+        load: CallLoad | None = None,
     ) -> None:
         self._store = store
         self._folder = folder
+        self._load = load or CallLoad()
         self._settings = settings
         self._window = window
         self._health = HealthFlag(report_health, self._log_recovery)
@@ -94,13 +97,25 @@ class SummaryWorker:
         # What each session's summary covered when this process last looked: spares
         # most appends a look at the store. Bounded; the oldest entries go first.
         self._covered: dict[str, int] = {}
+        # Sessions folding an imported history: their chunks wait for a pause in the
+        # calls (``CallLoad.pause``), as search indexing does. An import appends far
+        # faster than a conversation, and folding beside it (and beside the export
+        # that often follows) would slow it down; a conversation's folds never wait,
+        # so that its perpetual memory keeps up with it.
+        self._imported: set[str] = set()
+        self._last_append = 0.0  # monotonic
 
-    def appended(self, session_id: str, last_sequence: int) -> None:
+    def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
         """Messages were appended up to ``last_sequence``: fold in the background if needed."""
         if self._closed or last_sequence <= self._window:
             return  # a session with at most a window of messages never needs a fold
+        self._last_append = time.monotonic()
         if not self._may_be_due(session_id, last_sequence, last_sequence):
             return
+        if imported:
+            self._imported.add(session_id)
+        else:
+            self._imported.discard(session_id)
         if session_id in self._tasks:
             # The running task looks again before it ends, if a fold may still be due.
             low, high = self._dirty.get(session_id, (last_sequence, last_sequence))
@@ -156,6 +171,7 @@ class SummaryWorker:
         finally:
             self._tasks.pop(session_id, None)
             self._dirty.pop(session_id, None)
+            self._imported.discard(session_id)
             if not self._closed:
                 await self._succeeded(session_id)  # e.g. deleted while failing
 
@@ -165,36 +181,38 @@ class SummaryWorker:
         plan = await self._check(session_id)
         if plan is None:
             return True
-        async with self._slots:
-            if not await self._lease.take(session_id):
-                return False
-            try:
-                # A plan made before the lease was taken may be stale; then the save
-                # loses its compare-and-set, and the session is looked at again.
-                while plan is not None:
+        if not await self._lease.take(session_id):
+            return False
+        try:
+            # A plan made before the lease was taken may be stale; then the save loses
+            # its compare-and-set, and the session is looked at again.
+            while plan is not None:
+                if session_id in self._imported:
+                    await self._load.pause(lambda: self._last_append)
+                async with self._slots:
                     if not await self._lease.take(session_id):  # renewed when due
                         return False
                     started = time.monotonic()
                     saved = await self._folder.fold_chunk(session_id, plan)
-                    await self._succeeded(session_id)
-                    if saved is None:
-                        log.info("summary of %s moved under us; starting over", session_id)
-                        plan = await self._check(session_id)
-                    else:
-                        # Debug: a busy server folds hundreds of times a second.
-                        log.debug(
-                            "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
-                            session_id,
-                            saved.version,
-                            saved.last_message_sequence,
-                            saved.token_count,
-                            self.owner,
-                        )
-                        plan = self._rest_of(session_id, plan, saved)
                     busy = time.monotonic() - started
-                    await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
-            finally:
-                await self._lease.give_back(session_id)
+                await self._succeeded(session_id)
+                if saved is None:
+                    log.info("summary of %s moved under us; starting over", session_id)
+                    plan = await self._check(session_id)
+                else:
+                    # Debug: a busy server folds hundreds of times a second.
+                    log.debug(
+                        "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
+                        session_id,
+                        saved.version,
+                        saved.last_message_sequence,
+                        saved.token_count,
+                        self.owner,
+                    )
+                    plan = self._rest_of(session_id, plan, saved)
+                await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
+        finally:
+            await self._lease.give_back(session_id)
         return True
 
     async def _check(self, session_id: str) -> FoldPlan | None:

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from server.domain.call_load import CallLoad
+from server.domain.call_load import PATIENCE, QUIET, CallLoad
 from server.domain.errors import NotFound
 from server.domain.models import JsonObject, RoleType
 from server.domain.ports.store import Store
 from server.domain.search.engine import SearchAnswer, SearchEngine, SearchSettings
-from server.domain.search.indexer import PATIENCE, QUIET, SearchIndexer
+from server.domain.search.indexer import SearchIndexer
 from server.domain.search.inputs import ConditionInput, NumberBounds, SearchInput, TimeRangeInput
 from server.domain.search.records import MessageTerms
 from server.domain.tenancy import DEFAULT_TENANT

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
-from server.domain.inputs import MessageInput
+from server.domain.call_load import PATIENCE, QUIET, CallLoad
+from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.memory import MemoryManager
 from server.domain.models import Message
 from server.domain.ports.store import Store
@@ -170,3 +171,38 @@ async def test_messages_appended_while_a_fold_runs_are_folded_after_it(store: St
     assert summary.content.split() == [
         word for n in range(1, covered + 1) for word in ("message", str(n))
     ]
+
+
+async def test_an_imported_history_is_folded_once_the_calls_pause(store: Store) -> None:
+    """While a call is served, folding an imported history waits (up to a few seconds);
+    a conversation's appends are folded at once all the same."""
+    load = CallLoad()
+    worker = SummaryWorker(
+        store,
+        folder(store, Concatenator()),
+        WorkerSettings(duty_cycle=1.0),
+        window=WINDOW,
+        load=load,
+    )
+    memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
+    history = [MessageInput(role_type="user", content=f"old {n}") for n in range(1, 41)]
+    load.calls = 1
+    try:
+        await memory.import_messages(TENANT, _one_batch(ImportBatch("archive", history)))
+        for number in range(1, 2 * WINDOW + 1):
+            await memory.add(TENANT, "chat", [said(f"new {number}")])
+        assert await _caught_up(store, "chat", 2 * WINDOW) == 2 * WINDOW - WINDOW // 2
+        await asyncio.sleep(QUIET * 3)
+        assert await store.get_summary("archive") is None
+        load.calls = 0
+        for _ in range(int(PATIENCE / 0.05)):  # well before PATIENCE would force a fold
+            if await store.get_summary("archive") is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert await _caught_up(store, "archive", 40) == 40 - WINDOW // 2
+    finally:
+        await worker.close()
+
+
+async def _one_batch(batch: ImportBatch) -> AsyncIterator[ImportBatch]:
+    yield batch

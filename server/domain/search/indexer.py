@@ -45,14 +45,6 @@ __all__ = ["DEFAULT_SETTINGS", "SearchIndexer"]
 log = logging.getLogger("memoria.search")
 # As summary folding's, resting less: analyzing terms is cheap.
 DEFAULT_SETTINGS = WorkerSettings(duty_cycle=0.5)
-# Calls go first: a step of indexing waits until no append has come and no call
-# has done anything for QUIET seconds, but never more than PATIENCE seconds. An
-# import streams appends without pause, an export streams responses, and indexing
-# costs more CPU per message than either (embedding above all), so indexing beside
-# them would slow them down; it catches up afterwards. Steady traffic still gets a
-# step every PATIENCE seconds per session.
-QUIET = 0.2
-PATIENCE = 5.0
 # Texts per call of the embedder. Each embedder cuts a call into batches of its own
 # (wordllama: 16 texts, bounding its working memory), so a call may be large; each
 # costs a thread hand-off and a fixed overhead (~0.7 ms for wordllama).
@@ -98,8 +90,8 @@ class SearchIndexer:
         self._closed = False
         self._last_append = 0.0  # monotonic
 
-    def appended(self, session_id: str, last_sequence: int) -> None:
-        """Messages were appended: index them in the background."""
+    def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
+        """Messages were appended: index them in the background (always after calls)."""
         if self._closed:
             return
         self._last_append = time.monotonic()
@@ -202,7 +194,7 @@ class SearchIndexer:
 
     async def _index_once(self, session_id: str, *, embed: bool, patient: bool = True) -> bool:
         """Indexes until caught up; False when another process holds the lease.
-        ``patient``: let calls go first (see ``QUIET``)."""
+        ``patient``: let calls go first."""
         if not self._behind(await self._state(session_id), embed):
             return True
         async with self._slots:
@@ -210,8 +202,8 @@ class SearchIndexer:
                 return False
             try:
                 while self._behind(state := await self._state(session_id), embed):
-                    if patient:
-                        await self._after_calls()
+                    if patient:  # calls go first (see ``CallLoad.pause``)
+                        await self._load.pause(lambda: self._last_append)
                     if not await self._lease.take(session_id):
                         return False
                     assert state is not None
@@ -225,18 +217,6 @@ class SearchIndexer:
             finally:
                 await self._lease.give_back(session_id)
         return True
-
-    async def _after_calls(self) -> None:
-        """Returns once no append and no call came for ``QUIET`` seconds, or after
-        ``PATIENCE``."""
-        give_up = time.monotonic() + PATIENCE
-        while True:
-            now = time.monotonic()
-            quiet = min(now - self._last_append, self._load.quiet_for(now))
-            wait = min(QUIET - quiet, give_up - now)
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)
 
     def _behind(self, state: IndexState | None, embed: bool) -> bool:
         if state is None:
