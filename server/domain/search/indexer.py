@@ -17,9 +17,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 
 from server.domain.call_load import CallLoad
 from server.domain.clock import Clock, utc_now
+from server.domain.models import Message
 from server.domain.ports.embedder import Embedder, EmbedderError
 from server.domain.ports.store import Store
 from server.domain.search.analyzer import analyze
@@ -49,6 +51,10 @@ DEFAULT_SETTINGS = WorkerSettings(duty_cycle=0.5)
 # (wordllama: 16 texts, bounding its working memory), so a call may be large; each
 # costs a thread hand-off and a fixed overhead (~0.7 ms for wordllama).
 EMBED_CHUNK = 256
+# Terms are analyzed on the event loop (~13 us for a 200-byte message), at most this
+# many characters at a time: calls run between slices, so that a step of thousands
+# of messages does not hold them up for its whole length.
+ANALYZE_SLICE = 64 * 1024
 
 
 class SearchIndexer:
@@ -235,7 +241,7 @@ class SearchIndexer:
         )
         if messages is None:
             return
-        terms = [MessageTerms(m.sequence, m.uuid, tuple(analyze(m.content))) for m in messages]
+        terms = await _analyzed(messages)
         # No message left after the mark (deleted): the mark jumps to the end.
         through = messages[-1].sequence if messages else state.last_sequence
         await self._store.save_message_terms(session_id, terms, through)
@@ -278,3 +284,16 @@ class SearchIndexer:
     def _log_recovery(self) -> None:
         if self._embedder is not None:
             log.info("embedder %s works again", self._embedder.name)
+
+
+async def _analyzed(messages: Sequence[Message]) -> list[MessageTerms]:
+    """The terms of each message, a slice of ``ANALYZE_SLICE`` characters at a time."""
+    terms: list[MessageTerms] = []
+    characters = 0
+    for message in messages:
+        if characters >= ANALYZE_SLICE:
+            await asyncio.sleep(0)
+            characters = 0
+        terms.append(MessageTerms(message.sequence, message.uuid, tuple(analyze(message.content))))
+        characters += len(message.content)
+    return terms
