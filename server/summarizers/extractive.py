@@ -176,11 +176,11 @@ class ExtractiveSummarizer:
         used = 0
         while bounds:
             _, position, best = heapq.heappop(bounds)
+            if used + best.tokens > self._budget:
+                continue  # it would not fit when its turn came either: ``used`` only grows
             score = _score(best, probability)
             if bounds and (score, -position) < (-bounds[0][0], -bounds[0][1]):
                 heapq.heappush(bounds, (-score, position, best))
-                continue
-            if used + best.tokens > self._budget:
                 continue
             chosen.append(best)
             used += best.tokens
@@ -204,7 +204,7 @@ def _sentences(text: str) -> list[_Sentence]:
 
 
 def _score(unit: _Unit, probability: dict[str, float]) -> float:
-    score = sum(probability[w] for w in unit.words) / len(unit.words)
+    score = sum(map(probability.__getitem__, unit.words)) / len(unit.words)
     return score * (1.25 if unit.salient else 1.0)
 
 
