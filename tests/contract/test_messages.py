@@ -62,6 +62,19 @@ async def test_retry_with_same_uuids_stores_nothing_twice(store: Store) -> None:
     assert session is not None and session.message_count == 2
 
 
+async def test_retry_of_one_message_stores_nothing_twice(store: Store) -> None:
+    """A retried single message (the usual AddMemory) returns the stored one, at its place."""
+    message = new_message("a")
+    first = await store.append_messages("s1", [message], NOW)
+    await store.append_messages("s1", [new_message("b")], NOW)
+    retried = await store.append_messages("s1", [replace(message, content="a?")], later(1))
+    assert retried.messages == first.messages
+    assert (retried.added, retried.duplicates) == (0, 1)
+    assert [m.content for m in await store.recent_messages("s1", 10) or []] == ["a", "b"]
+    session = await store.get_session("s1")
+    assert session is not None and session.message_count == 2
+
+
 async def test_partial_retry_appends_only_new_messages(store: Store) -> None:
     """In a batch mixing stored and new uuids, only the new ones are appended."""
     old = new_message("old")

@@ -70,6 +70,7 @@ def append_messages(
 
 
 _INSERT = f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_IF_NEW = _INSERT.replace("INSERT", "INSERT OR IGNORE", 1)
 
 
 def _insert_all_new(
@@ -86,8 +87,11 @@ def _insert_all_new(
     """
     stored = [new.stored_at(last_sequence + n) for n, new in enumerate(messages, start=1)]
     rows = [message_to_row(session_id, message) for message in stored]
+    if len(rows) == 1:  # the usual AddMemory: a row ignored left nothing to undo
+        inserted = connection.execute(_INSERT_IF_NEW, rows[0])
+        return AppendResult(stored, 1) if inserted.rowcount == 1 else None
     connection.execute("SAVEPOINT append_all")
-    inserted = connection.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+    inserted = connection.executemany(_INSERT_IF_NEW, rows)
     if inserted.rowcount == len(rows):
         connection.execute("RELEASE append_all")
         return AppendResult(stored, len(stored))
