@@ -105,7 +105,7 @@ def _unary_response(method: str, behavior: Behavior, load: CallLoad) -> Behavior
             await _ended_by(error, method, context, record)
             raise
         finally:
-            load.calls -= 1
+            load.ended()
             record.write()
 
     return wrapped

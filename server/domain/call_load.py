@@ -9,7 +9,7 @@ import math
 import time
 from collections.abc import Callable
 
-__all__ = ["PATIENCE", "QUIET", "CallLoad"]
+__all__ = ["ALONE_AFTER", "PATIENCE", "QUIET", "CallLoad"]
 
 # Calls go first: background work waits until no append has come and no call has
 # done anything for QUIET seconds, but never more than PATIENCE seconds. An import
@@ -18,21 +18,36 @@ __all__ = ["PATIENCE", "QUIET", "CallLoad"]
 # through every PATIENCE seconds.
 QUIET = 0.2
 PATIENCE = 5.0
+# A call is alone when no other is in progress and none ended this recently. One
+# call at a time, a client takes far longer than this to answer and ask again (here
+# ~0.5 ms from one call's end to the next one's start); under load, calls follow
+# each other within tens of microseconds.
+ALONE_AFTER = 0.0002
 
 
 class CallLoad:
     """Calls with one answer (unary and client-streaming) in progress, and when a
     stream last sent a response."""
 
-    __slots__ = ("_streamed_at", "calls")
+    __slots__ = ("_ended_at", "_streamed_at", "calls")
 
     def __init__(self) -> None:
         self.calls = 0
         self._streamed_at = -math.inf  # monotonic
+        self._ended_at = -math.inf  # monotonic
 
-    def alone(self) -> bool:
-        """At most one call in progress: the caller's own."""
-        return self.calls <= 1
+    def ended(self, now: float | None = None) -> None:
+        """A call with one answer ended (now, or at monotonic ``now``)."""
+        self.calls -= 1
+        self._ended_at = time.monotonic() if now is None else now
+
+    def alone(self, now: float | None = None) -> bool:
+        """At most one call in progress (the caller's own), and none ended within the
+        last ``ALONE_AFTER`` seconds (monotonic ``now``): calls arriving back to back
+        are served one after the other when each finishes without waiting, so the
+        count alone would call each of them alone."""
+        now = time.monotonic() if now is None else now
+        return self.calls <= 1 and now - self._ended_at > ALONE_AFTER
 
     def streamed(self) -> None:
         """A stream sent a response now."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from server.domain.call_load import CallLoad
+from server.domain.call_load import ALONE_AFTER, CallLoad
 
 
 def test_streamed_responses_and_calls_in_progress_are_not_quiet() -> None:
@@ -16,3 +16,15 @@ def test_streamed_responses_and_calls_in_progress_are_not_quiet() -> None:
     assert load.quiet_for(time.monotonic() + 5) > 4
     load.calls = 1
     assert load.quiet_for(time.monotonic() + 5) == 0
+
+
+def test_a_call_is_alone_only_when_none_other_is_in_progress_or_just_ended() -> None:
+    load = CallLoad()
+    load.calls = 1  # the caller's own
+    assert load.alone()
+    load.calls = 2
+    assert not load.alone()
+    now = time.monotonic()
+    load.ended(now)  # the other one ends: calls follow each other back to back
+    assert not load.alone(now + ALONE_AFTER / 2)
+    assert load.alone(now + ALONE_AFTER * 2)

@@ -68,7 +68,7 @@ class SqliteWorker:
         of the event loop.
 
         A ``small`` write of a call that is alone (``alone()``: no other call in
-        progress, no other write waiting) runs at once on the event loop's thread
+        progress or just ended, no other write waiting) runs at once on the event loop's thread
         instead (``_run_lone``): that is faster for one call, while among many the
         loop's time is better spent on the calls and the writes are grouped.
         """
