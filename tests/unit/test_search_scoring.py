@@ -78,7 +78,11 @@ def test_int8_quantization_keeps_cosines_close() -> None:
     rng = np.random.default_rng(7)
     rows = rng.normal(size=(50, 64)).astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-    restored = dequantize(quantize(rows), 64)
+    stored = quantize(rows)
+    restored = dequantize(
+        np.frombuffer(b"".join(vector for vector, _ in stored), dtype=np.int8).reshape(50, 64),
+        np.array([scale for _, scale in stored], dtype=np.float32),
+    )
     query = rows[0]
     assert np.allclose(cosine_scores(query, restored), cosine_scores(query, rows), atol=0.01)
     assert len(quantize(rows)[0][0]) == 64  # one byte per component

@@ -8,8 +8,6 @@ over a batch of stored vectors: exact top-k, no approximate index.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
 
@@ -26,13 +24,10 @@ def quantize(vectors: Vectors) -> list[tuple[bytes, float]]:
     return [(row.tobytes(), float(scale)) for row, scale in zip(quantized, scales, strict=True)]
 
 
-def dequantize(stored: Sequence[tuple[bytes, float]], dimensions: int) -> Vectors:
-    """Float32 rows, L2-normalised, from (int8 bytes, scale) pairs of ``dimensions``."""
-    if not stored:
-        return np.zeros((0, dimensions), dtype=np.float32)
-    raw = np.frombuffer(b"".join(vector for vector, _ in stored), dtype=np.int8)
-    rows = raw.reshape(len(stored), -1).astype(np.float32)
-    rows *= np.array([scale for _, scale in stored], dtype=np.float32)[:, None]
+def dequantize(vectors: npt.NDArray[np.int8], scales: npt.NDArray[np.float32]) -> Vectors:
+    """Float32 rows, L2-normalised, from int8 rows and their scales."""
+    rows = vectors.astype(np.float32)
+    rows *= scales.astype(np.float32, copy=False)[:, None]
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     normalised = rows / np.where(norms > 0, norms, np.float32(1.0))
     return normalised.astype(np.float32, copy=False)
