@@ -514,3 +514,33 @@ async def test_embeddings_saved_for_deleted_messages_are_never_returned(
     assert state.vectors_through == 2
     answer = await search("billing", search_type="semantic")
     assert sorted(contents(answer)) == ["billing again", "billing reborn"]
+
+
+class _CountingStore:
+    """A store that records how many messages each indexing step read."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.steps: list[int] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def save_message_terms(
+        self, session_id: str, terms: Sequence[MessageTerms], through: int
+    ) -> None:
+        self.steps.append(len(terms))
+        await self._store.save_message_terms(session_id, terms, through)
+
+
+async def test_an_indexing_step_is_bounded_by_bytes_as_well_as_by_count(store: Store) -> None:
+    """Large contents make smaller steps: a step stops once its contents reach
+    ``batch_bytes``, whatever ``batch`` allows."""
+    large = "billing " * 1000  # 8,000 bytes
+    await store.append_messages("s1", [new_message(large) for _ in range(30)], NOW)
+    counting = _CountingStore(store)
+    indexer = SearchIndexer(counting, None, batch=1000, batch_bytes=40_000)  # type: ignore[arg-type]
+    await indexer.index_now("s1")
+    assert counting.steps == [5] * 6
+    (state,) = await store.index_states(["s1"])
+    assert state.terms_through == 30
