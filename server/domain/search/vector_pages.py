@@ -111,10 +111,11 @@ def extend(tail: VectorBatch | None, new: VectorBatch) -> list[VectorBatch]:
     last page stored before them, ``tail`` (None: none). The tail's embeddings from
     ``new``'s first sequence on are replaced (an earlier write of the same messages
     that did not move the mark); the first page returned is the tail extended (same
-    first sequence) while it has room, the others hold ``PAGE_SIZE`` each."""
+    first sequence) while it has room, the others hold ``PAGE_SIZE`` each. A tail of
+    other dimensions (another embedder) is left as it is."""
     if not len(new):
         return []
-    if tail is not None:
+    if tail is not None and tail.vectors.shape[1] == new.vectors.shape[1]:
         kept = _rows(tail, tail.sequences < new.sequences[0])
         if len(kept) and len(kept) < PAGE_SIZE:
             new = _concatenate(new.session_id, [kept, new])
