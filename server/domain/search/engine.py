@@ -37,7 +37,7 @@ from server.domain.search.fusion import relative_score_fusion
 from server.domain.search.inputs import SearchInput
 from server.domain.search.mmr import maximal_marginal_relevance
 from server.domain.search.records import IndexState, VectorBatch
-from server.domain.search.vectors import cosine_scores, dequantize
+from server.domain.search.vectors import cosine_scores, dequantize, stored_cosines
 from server.domain.tenancy import split_key
 from server.domain.tenant_store import TenantStore
 from server.domain.validation import Violations
@@ -416,8 +416,7 @@ class SearchEngine:
         batch's messages that rank among the best. The batch is scored at once; only
         rows that can still enter become items, and with filters their messages are
         read best first, in growing chunks, until no remaining row can enter."""
-        rows = dequantize(batch.vectors, batch.scales)
-        scores = cosine_scores(query, rows)
+        scores = stored_cosines(query, batch.vectors, batch.norms)
         # A row scoring below the worst kept one cannot enter (an equal one may, by
         # position, in a scope of several sessions).
         floor = kept[-1].score if len(kept) >= depth else -np.inf
@@ -434,15 +433,16 @@ class SearchEngine:
             chosen = candidates[start : start + chunk]
             if len(kept) >= depth and scores[chosen[0]] < kept[-1].score:
                 break
+            vectors = dequantize(batch.vectors[chosen], batch.scales[chosen])
             items = [
                 _Item(
                     batch.session_id,
                     int(batch.sequences[row]),
                     batch.uuid(row),
                     score=float(scores[row]),
-                    vector=rows[row].copy(),
+                    vector=vector,
                 )
-                for row in chosen
+                for row, vector in zip(chosen, vectors, strict=True)
             ]
             if not request.filter.is_empty:  # filter on the messages as stored now
                 items = [i for i in await self._loaded(items) if self._accepts(request, i)]

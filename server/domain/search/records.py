@@ -80,15 +80,18 @@ class TermsHit:
 class VectorBatch:
     """Stored embeddings of some indexed messages of one session, as arrays ready to
     score: row ``i`` is the message at ``sequences[i]`` whose uuid is ``uuids[i]``
-    (16 bytes), with int8 components ``vectors[i]`` and scale ``scales[i]``
-    (``vectors[i] * scales[i]`` restores the embedding). Rows are ordered as the
-    method returning the batch says."""
+    (16 bytes), with int8 components ``vectors[i]``, scale ``scales[i]``
+    (``vectors[i] * scales[i]`` restores the embedding) and ``norms[i]``, the L2
+    norm of ``vectors[i]`` (a cosine is ``vectors[i] @ query / norms[i]``: nothing
+    to dequantize). Rows are ordered as the method returning the batch
+    says."""
 
     session_id: str
     sequences: npt.NDArray[np.int64]
     uuids: npt.NDArray[np.uint8]  # (n, 16)
     vectors: npt.NDArray[np.int8]  # (n, dimensions)
     scales: npt.NDArray[np.float32]
+    norms: npt.NDArray[np.float32]
 
     def __len__(self) -> int:
         return len(self.sequences)

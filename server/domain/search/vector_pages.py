@@ -1,16 +1,18 @@
 """Vector pages: how both stores keep embeddings, many to a row or document.
 
 A page holds the embeddings of up to ``PAGE_SIZE`` consecutive indexed messages of
-one session, ascending by sequence, as four compact arrays: sequences (int64),
-uuids (16 bytes each), int8 components (n x dimensions bytes) and scales
-(float32). A store keys a page by its session and first sequence, so it reads a
-session newest first a page at a time: one read brings hundreds of embeddings,
-where one row or document per message brought one. On FerretDB v1, which scans
+one session, ascending by sequence, as compact arrays: sequences (int64), uuids
+(16 bytes each), int8 components (n x dimensions bytes), and two float32 per
+embedding: its scale and the norm of its int8 components, so that a search
+scores a page with one matrix product, without dequantizing it. A store keys a
+page by its session and first sequence, so it reads a session newest first a
+page at a time: one read brings hundreds of embeddings, where one row or
+document per message brought one. On FerretDB v1, which scans
 a collection for every query, that is the difference between scanning 100,000
 documents and a few hundred.
 
 Why 256: a page of 256-dimension embeddings is ~70 KiB (64 KiB of components,
-4 KiB of uuids, 3 KiB of sequences and scales), far below MongoDB's 16 MiB
+4 KiB of uuids, 4 KiB of sequences, scales and norms), far below MongoDB's 16 MiB
 document limit even at 3,072 dimensions (~800 KiB), and a search's batch of
 2,000 embeddings is eight pages. Larger pages would save little more per read
 but cost more per write: the indexer appends to the session's last page by
@@ -58,21 +60,24 @@ class EncodedPage:
     uuids: bytes
     vectors: bytes
     scales: bytes
+    norms: bytes
 
 
 def batch_of(session_id: str, vectors: Sequence[MessageVector]) -> VectorBatch:
     """The embeddings ``vectors`` (ascending by sequence) as one ascending batch."""
     count = len(vectors)
+    components = np.frombuffer(b"".join(v.vector for v in vectors), dtype=np.int8).reshape(
+        count, -1 if count else 0
+    )
     return VectorBatch(
         session_id=session_id,
         sequences=np.array([v.sequence for v in vectors], dtype=np.int64),
         uuids=np.frombuffer(b"".join(UUID(v.uuid).bytes for v in vectors), dtype=np.uint8).reshape(
             count, 16
         ),
-        vectors=np.frombuffer(b"".join(v.vector for v in vectors), dtype=np.int8).reshape(
-            count, -1 if count else 0
-        ),
+        vectors=components,
         scales=np.array([v.scale for v in vectors], dtype=np.float32),
+        norms=np.linalg.norm(components.astype(np.float32), axis=1).astype(np.float32),
     )
 
 
@@ -86,6 +91,7 @@ def _concatenate(session_id: str, batches: Sequence[VectorBatch]) -> VectorBatch
             np.zeros((0, 16), dtype=np.uint8),
             np.zeros((0, 0), dtype=np.int8),
             np.zeros(0, dtype=np.float32),
+            np.zeros(0, dtype=np.float32),
         )
     return VectorBatch(
         session_id,
@@ -93,6 +99,7 @@ def _concatenate(session_id: str, batches: Sequence[VectorBatch]) -> VectorBatch
         np.concatenate([b.uuids for b in batches]),
         np.concatenate([b.vectors for b in batches]),
         np.concatenate([b.scales for b in batches]),
+        np.concatenate([b.norms for b in batches]),
     )
 
 
@@ -103,6 +110,7 @@ def _rows(batch: VectorBatch, rows: slice | np.ndarray) -> VectorBatch:
         batch.uuids[rows],
         batch.vectors[rows],
         batch.scales[rows],
+        batch.norms[rows],
     )
 
 
@@ -133,6 +141,7 @@ def encode(page: VectorBatch) -> EncodedPage:
         uuids=page.uuids.tobytes(),
         vectors=page.vectors.tobytes(),
         scales=page.scales.astype("<f4").tobytes(),
+        norms=page.norms.astype("<f4").tobytes(),
     )
 
 
@@ -144,6 +153,7 @@ def decode(session_id: str, page: EncodedPage) -> VectorBatch:
         uuids=np.frombuffer(page.uuids, dtype=np.uint8).reshape(page.count, 16),
         vectors=np.frombuffer(page.vectors, dtype=np.int8).reshape(page.count, page.dimensions),
         scales=np.frombuffer(page.scales, dtype="<f4").astype(np.float32, copy=False),
+        norms=np.frombuffer(page.norms, dtype="<f4").astype(np.float32, copy=False),
     )
 
 

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from server.domain.ports.embedder import Vectors
 
-__all__ = ["cosine_scores", "dequantize", "quantize"]
+__all__ = ["cosine_scores", "dequantize", "quantize", "stored_cosines"]
 
 
 def quantize(vectors: Vectors) -> list[tuple[bytes, float]]:
@@ -36,4 +36,16 @@ def dequantize(vectors: npt.NDArray[np.int8], scales: npt.NDArray[np.float32]) -
 def cosine_scores(query: Vectors, rows: Vectors) -> npt.NDArray[np.float64]:
     """Cosine of the (normalised) query with each (normalised) row."""
     scores: npt.NDArray[np.float64] = (rows @ query.reshape(-1)).astype(np.float64)
+    return scores
+
+
+def stored_cosines(
+    query: Vectors, vectors: npt.NDArray[np.int8], norms: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
+    """Cosine of the (normalised) query with each stored int8 row, given the rows' L2
+    norms: the scale of a row cancels out, so no row is dequantized."""
+    products = vectors.astype(np.float32) @ query.reshape(-1)
+    scores: npt.NDArray[np.float64] = np.divide(
+        products, norms, out=np.zeros_like(products), where=norms > 0
+    ).astype(np.float64)
     return scores

@@ -167,6 +167,7 @@ def _page_document(session_id: str, page: EncodedPage) -> Document:
         "uuids": Binary(page.uuids),
         "vectors": Binary(page.vectors),
         "scales": Binary(page.scales),
+        "norms": Binary(page.norms),
     }
 
 
@@ -180,6 +181,7 @@ def _encoded(document: Document) -> EncodedPage:
         uuids=bytes(document["uuids"]),
         vectors=bytes(document["vectors"]),
         scales=bytes(document["scales"]),
+        norms=bytes(document["norms"]),
     )
 
 

@@ -151,6 +151,7 @@ MIGRATIONS: list[str] = [
         uuids          BLOB NOT NULL,
         vectors        BLOB NOT NULL,
         scales         BLOB NOT NULL,
+        norms          BLOB NOT NULL,
         PRIMARY KEY (session_id, first_sequence)
     ) WITHOUT ROWID;
     UPDATE sessions SET vectors_through = 0;

@@ -120,14 +120,14 @@ def save_message_vectors(
             tail = None if row is None else decode(session_id, EncodedPage(*row))
             connection.executemany(
                 f"INSERT OR REPLACE INTO vector_pages (session_id, {_PAGE_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(session_id, *astuple(encode(page))) for page in extend(tail, new)],
             )
         _advance(connection, "vectors_through", session_id, through)
 
 
 _PAGE_COLUMNS = (
-    "first_sequence, last_sequence, count, dimensions, sequences, uuids, vectors, scales"
+    "first_sequence, last_sequence, count, dimensions, sequences, uuids, vectors, scales, norms"
 )
 
 
