@@ -91,8 +91,10 @@ class SearchSettings:
     # Most messages one query reads (candidates of keyword search, embeddings of
     # semantic search); beyond it the answer says it is truncated.
     max_scan: int = 100_000
-    # Embeddings per store read.
-    scan_batch: int = 2000
+    # Embeddings per store read: 32 vector pages (2 MiB of int8 components at 256
+    # dimensions, 8 MiB once converted to score). On FerretDB v1 every read scans the
+    # pages collection, so fewer, larger reads; one for a session of 8,192 messages.
+    scan_batch: int = 8192
     max_response_bytes: int = 4 * 1024 * 1024
 
 
