@@ -8,8 +8,9 @@ v1, where every query scans its collection, an update per message would scan
 the messages once each. ``vector_pages``: the embeddings, up to 256 consecutive
 messages of a session per document (``domain.search.vector_pages``), named by
 the session and the first sequence; only the holder of a session's index lease
-rewrites its last page, so a search reads a few hundred documents where it read
-one per message. Deleting
+rewrites its last page (a write from a sequence the session's mark has passed is
+stale, and skipped), so a search reads a few hundred documents where it read one
+per message. Deleting
 messages deletes their entries (``delete_index``); an entry that an indexer
 inserts while its message is being deleted outlives it, but its uuid no longer
 names a stored message and the domain drops it. The sessions carry the marks
@@ -117,40 +118,35 @@ async def save_message_terms(
 async def save_message_vectors(
     collections: Collections, session_id: str, vectors: Sequence[MessageVector], through: int
 ) -> None:
-    stored = await _still_stored(collections, session_id, vectors)
-    if stored:
+    if vectors and await _indexed_past(collections, session_id, vectors[0].sequence):
+        return
+    if vectors:
         pages = collections.vector_pages
-        first = stored[0].sequence
+        first = vectors[0].sequence
         await pages.delete_many({"session_id": session_id, "first_sequence": {"$gte": first}})
         tail = await pages.find_one(
             {"session_id": session_id, "first_sequence": {"$lt": first}},
             sort=[("first_sequence", DESCENDING)],
         )
         previous = None if tail is None else decode(session_id, _encoded(tail))
-        for page in extend(previous, batch_of(session_id, stored)):
+        for page in extend(previous, batch_of(session_id, vectors)):
             document = _page_document(session_id, encode(page))
             await pages.replace_one({"_id": document["_id"]}, document, upsert=True)
     await _advance(collections, "vectors_through", session_id, through)
 
 
-async def _still_stored(
-    collections: Collections, session_id: str, vectors: Sequence[MessageVector]
-) -> list[MessageVector]:
-    """Those of ``vectors`` whose message is stored at its sequence with its uuid: an
-    indexer that raced a deletion writes nothing for the deleted messages (without
-    transactions, a deletion between this read and the write can still leave some;
-    the domain drops those, as their uuid names no stored message)."""
-    if not vectors:
-        return []
-    cursor = collections.messages.find(
-        {
-            "session_id": session_id,
-            "sequence": {"$gte": vectors[0].sequence, "$lte": vectors[-1].sequence},
-        },
-        projection={"_id": False, "sequence": True, "uuid": True},
+async def _indexed_past(collections: Collections, session_id: str, sequence: int) -> bool:
+    """Whether the session's ``vectors_through`` has reached ``sequence`` already:
+    then a write from there is stale (an indexer that lost its lease, or one of a
+    session since deleted and created again, which indexed past it) and must not
+    replace the pages. Unlike SQLite, the write does not check each message against
+    the stored ones: on FerretDB v1 that read scans the messages collection, as long
+    as the step's own read. An embedding written for a message deleted meanwhile
+    names a uuid no longer stored, and the domain drops it."""
+    session = await collections.sessions.find_one(
+        {"_id": session_id}, projection={"vectors_through": True}
     )
-    stored = {document["sequence"]: document["uuid"] async for document in cursor}
-    return [v for v in vectors if stored.get(v.sequence) == v.uuid]
+    return session is not None and session.get("vectors_through", 0) >= sequence
 
 
 def _page_document(session_id: str, page: EncodedPage) -> Document:
