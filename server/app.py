@@ -208,6 +208,7 @@ def _build_domain(
         embedder,
         replace(background, duty_cycle=INDEXING.duty_cycle),
         batch=settings.search_index_batch,
+        batch_bytes=settings.search_index_bytes,
         report_health=lambda serving: health.report(EMBEDDER_SERVICE, serving),
         load=load,
     )

@@ -174,7 +174,13 @@ class Settings(BaseSettings):
         " newest first); beyond it the answer says truncated",
     )
     search_index_batch: int = Field(
-        500, ge=1, le=10_000, description="messages analyzed or embedded per indexing step"
+        5000, ge=1, le=100_000, description="most messages analyzed or embedded per indexing step"
+    )
+    search_index_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="an indexing step stops once its messages' contents reach this many bytes",
     )
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ from server.domain.search.records import (
     MessageVector,
     TermsHit,
     TermStatistics,
-    VectorHit,
+    VectorBatch,
 )
 from server.domain.tenancy import scoped_key, split_key
 
@@ -241,8 +241,8 @@ class TenantStore:
 
     async def vectors_before(
         self, session_id: str, *, before_sequence: int, limit: int
-    ) -> list[VectorHit]:
-        hits = await self._store.vectors_before(
+    ) -> VectorBatch:
+        batch = await self._store.vectors_before(
             self.key(session_id), before_sequence=before_sequence, limit=limit
         )
-        return [replace(hit, session_id=self._bare(hit.session_id)) for hit in hits]
+        return replace(batch, session_id=self._bare(batch.session_id))

@@ -11,12 +11,14 @@ import pytest
 
 from server.domain.call_load import PATIENCE, QUIET, CallLoad
 from server.domain.errors import NotFound
-from server.domain.models import JsonObject, RoleType
+from server.domain.models import JsonObject, Message, RoleType
 from server.domain.ports.store import Store
 from server.domain.search.engine import SearchAnswer, SearchEngine, SearchSettings
 from server.domain.search.indexer import SearchIndexer
 from server.domain.search.inputs import ConditionInput, NumberBounds, SearchInput, TimeRangeInput
-from server.domain.search.records import MessageTerms
+from server.domain.search.records import MessageTerms, MessageVector
+from server.domain.search.vector_pages import PAGE_SIZE
+from server.domain.search.vectors import quantize
 from server.domain.tenancy import DEFAULT_TENANT
 from server.domain.tenant_store import TenantStore
 from tests.support.embedders import FakeEmbedder
@@ -418,3 +420,127 @@ async def test_background_indexing_lets_calls_in_progress_go_first(store: Store)
         assert (await search("billing", search_type="keyword")).unindexed_messages == 0
     finally:
         await indexer.close()
+
+
+async def test_embeddings_spanning_several_pages_are_all_read_newest_first(store: Store) -> None:
+    """Indexed in steps that end mid-page, every embedding is stored once: the store
+    reads them back newest first across pages, each with its message's uuid."""
+    embedder = FakeEmbedder()
+    count = 2 * PAGE_SIZE + 40
+    stored = (
+        await store.append_messages("s1", [new_message(f"note {n}") for n in range(count)], NOW)
+    ).messages
+    await SearchIndexer(store, embedder, batch=70).index_now("s1")
+    batch = await store.vectors_before("s1", before_sequence=2**62, limit=count + 10)
+    assert batch.sequences.tolist() == list(range(count, 0, -1))
+    assert [batch.uuid(row) for row in range(len(batch))] == [m.uuid for m in reversed(stored)]
+    middle = await store.vectors_before("s1", before_sequence=PAGE_SIZE + 5, limit=10)
+    assert middle.sequences.tolist() == list(range(PAGE_SIZE + 4, PAGE_SIZE - 6, -1))
+
+
+async def test_semantic_search_ranks_across_pages(store: Store) -> None:
+    """Matches in every page are found and ranked by cosine, then newest first; the
+    filters apply before the best are chosen, so old matches are not lost."""
+    embedder = FakeEmbedder()
+    engine = SearchEngine(store, embedder, SearchSettings(scan_batch=PAGE_SIZE // 2))
+    search = Search(store, engine, SearchIndexer(store, embedder, batch=90))
+    for n in range(2 * PAGE_SIZE + 40):
+        if n in (3, PAGE_SIZE + 7, 2 * PAGE_SIZE + 20):
+            await search.add("s1", [f"automobile purchase {n}"], index=False)
+            await search.add(
+                "s1", ["vehicle maintenance"], role_type=RoleType.ASSISTANT, index=False
+            )
+        else:
+            await search.add("s1", ["weather today"], index=False)
+    await search.indexer.index_now("s1")
+    answer = await search("car purchase", search_type="semantic", limit=3)
+    assert contents(answer) == [
+        f"automobile purchase {2 * PAGE_SIZE + 20}",
+        f"automobile purchase {PAGE_SIZE + 7}",
+        "automobile purchase 3",
+    ]
+    answer = await search("weather", search_type="semantic", limit=100)
+    assert len(answer.hits) == 100 and set(contents(answer)) == {"weather today"}
+    newest = [hit.message.sequence for hit in answer.hits if hit.message]
+    assert newest == sorted(newest, reverse=True) and newest[0] == 2 * PAGE_SIZE + 43
+    filtered = await search("weather", search_type="semantic", role_types=["assistant"])
+    assert contents(filtered) == ["vehicle maintenance"] * 3
+
+
+async def test_the_scan_cap_counts_embeddings_across_pages(store: Store) -> None:
+    """``max_scan`` counts embeddings, not pages: the newest ``max_scan`` are read."""
+    embedder = FakeEmbedder()
+    engine = SearchEngine(store, embedder, SearchSettings(max_scan=PAGE_SIZE + 3, scan_batch=100))
+    search = Search(store, engine, SearchIndexer(store, embedder))
+    await search.add("s1", ["billing old"] + ["weather"] * (2 * PAGE_SIZE))
+    answer = await search("billing", search_type="semantic", limit=100)
+    assert answer.truncated and len(answer.hits) == 100
+    assert "billing old" not in contents(answer)
+    whole = Search(store, SearchEngine(store, embedder), search.indexer)
+    answer = await whole("billing", search_type="semantic", limit=1)
+    assert (contents(answer), answer.truncated) == (["billing old"], False)
+
+
+async def test_embeddings_saved_for_deleted_messages_are_never_returned(
+    search: Search, store: Store
+) -> None:
+    """An indexer racing a delete (embeddings saved after the messages went, or for the
+    old messages at reused positions) never brings them back, nor hides the messages
+    stored since; a session deleted and created again is indexed from the start."""
+    embedder = FakeEmbedder()
+    old = (
+        await store.append_messages("s1", [new_message(f"billing {n}") for n in range(5)], NOW)
+    ).messages
+
+    async def stale(messages: Sequence[Message]) -> list[MessageVector]:
+        vectors = quantize(await embedder.embed([m.content for m in messages]))
+        return [
+            MessageVector(m.sequence, m.uuid, vector, scale)
+            for m, (vector, scale) in zip(messages, vectors, strict=True)
+        ]
+
+    await store.delete_messages("s1", NOW)
+    await store.save_message_vectors("s1", await stale(old), 5)
+    assert (await search("billing", search_type="semantic")).hits == []
+    await search.add("s1", ["billing after the delete"])
+    assert contents(await search("billing", search_type="semantic")) == ["billing after the delete"]
+    await store.delete_session("s1")
+    await search.add("s1", ["billing reborn", "billing again"], index=False)
+    (state,) = await store.index_states(["s1"])
+    assert (state.last_sequence, state.vectors_through) == (2, 0)
+    await search.indexer.index_now("s1")
+    await store.save_message_vectors("s1", await stale(old), 5)  # the old indexer, late
+    (state,) = await store.index_states(["s1"])
+    assert state.vectors_through == 2
+    answer = await search("billing", search_type="semantic")
+    assert sorted(contents(answer)) == ["billing again", "billing reborn"]
+
+
+class _CountingStore:
+    """A store that records how many messages each indexing step read."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.steps: list[int] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def save_message_terms(
+        self, session_id: str, terms: Sequence[MessageTerms], through: int
+    ) -> None:
+        self.steps.append(len(terms))
+        await self._store.save_message_terms(session_id, terms, through)
+
+
+async def test_an_indexing_step_is_bounded_by_bytes_as_well_as_by_count(store: Store) -> None:
+    """Large contents make smaller steps: a step stops once its contents reach
+    ``batch_bytes``, whatever ``batch`` allows."""
+    large = "billing " * 1000  # 8,000 bytes
+    await store.append_messages("s1", [new_message(large) for _ in range(30)], NOW)
+    counting = _CountingStore(store)
+    indexer = SearchIndexer(counting, None, batch=1000, batch_bytes=40_000)  # type: ignore[arg-type]
+    await indexer.index_now("s1")
+    assert counting.steps == [5] * 6
+    (state,) = await store.index_states(["s1"])
+    assert state.terms_through == 30

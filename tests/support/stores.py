@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 
 from bench.harness.ferretdb import database_url
+from server.storage.sqlite.migrations import MIGRATIONS
 
-__all__ = ["STORE_KINDS", "StoreUrls"]
+__all__ = ["STORE_KINDS", "StoreUrls", "old_sqlite_store"]
 
 # MEMORIA_TEST_STORES=sqlite (make check) leaves MongoDB out: nothing to build or start.
 STORE_KINDS = os.environ.get("MEMORIA_TEST_STORES", "sqlite,mongodb").split(",")
@@ -41,3 +43,14 @@ class StoreUrls:
             self.mongodb_databases.append(database)
             return database_url(self._mongodb_uri, database)
         raise ValueError(f"unknown store kind {kind!r}")
+
+
+def old_sqlite_store(path: Path, version: int) -> sqlite3.Connection:
+    """A SQLite file at ``path`` with the schema of migration ``version`` and no
+    later, to fill as an older server left it (close the connection, or use it as
+    a context manager, before opening the store)."""
+    connection = sqlite3.connect(path)
+    for script in MIGRATIONS[:version]:
+        connection.executescript(script)
+    connection.execute(f"PRAGMA user_version = {version}")
+    return connection

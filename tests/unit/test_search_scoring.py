@@ -16,7 +16,7 @@ from server.domain.search.filters import check_filter
 from server.domain.search.fusion import relative_score_fusion
 from server.domain.search.inputs import ConditionInput, NumberBounds, TimeRangeInput
 from server.domain.search.mmr import maximal_marginal_relevance
-from server.domain.search.vectors import cosine_scores, dequantize, quantize
+from server.domain.search.vectors import cosine_scores, dequantize, quantize, stored_cosines
 from server.domain.validation import Violations
 
 
@@ -78,10 +78,28 @@ def test_int8_quantization_keeps_cosines_close() -> None:
     rng = np.random.default_rng(7)
     rows = rng.normal(size=(50, 64)).astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-    restored = dequantize(quantize(rows), 64)
+    stored = quantize(rows)
+    restored = dequantize(
+        np.frombuffer(b"".join(vector for vector, _ in stored), dtype=np.int8).reshape(50, 64),
+        np.array([scale for _, scale in stored], dtype=np.float32),
+    )
     query = rows[0]
     assert np.allclose(cosine_scores(query, restored), cosine_scores(query, rows), atol=0.01)
     assert len(quantize(rows)[0][0]) == 64  # one byte per component
+
+
+def test_stored_cosines_need_no_dequantizing() -> None:
+    """Scoring int8 rows by their norms gives the cosines of the dequantized rows."""
+    rng = np.random.default_rng(8)
+    rows = rng.normal(size=(20, 64)).astype(np.float32)
+    rows[3] = 0.0
+    stored = quantize(rows)
+    vectors = np.frombuffer(b"".join(v for v, _ in stored), dtype=np.int8).reshape(20, 64)
+    scales = np.array([scale for _, scale in stored], dtype=np.float32)
+    norms = np.linalg.norm(vectors.astype(np.float32), axis=1).astype(np.float32)
+    query = rows[0] / np.linalg.norm(rows[0])
+    expected = cosine_scores(query, dequantize(vectors, scales))
+    assert np.allclose(stored_cosines(query, vectors, norms), expected, atol=1e-6)
 
 
 def _message(metadata: dict[str, object], role_type: RoleType = RoleType.USER) -> Message:

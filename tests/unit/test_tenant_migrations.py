@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from server.domain.tenancy import DEFAULT_TENANT
 from server.domain.tenant_store import TenantStore
 from server.storage.open import open_store
-from server.storage.sqlite.migrations import MIGRATIONS
+from tests.support.stores import old_sqlite_store
 
 TENANTS_MIGRATION = 4  # the first version with tenants
 
 
 async def test_a_sqlite_store_from_before_tenants_is_the_default_tenants(tmp_path: Path) -> None:
     path = tmp_path / "memoria.db"
-    with sqlite3.connect(path) as old:
-        for script in MIGRATIONS[: TENANTS_MIGRATION - 1]:
-            old.executescript(script)
-        old.execute(f"PRAGMA user_version = {TENANTS_MIGRATION - 1}")
+    with old_sqlite_store(path, TENANTS_MIGRATION - 1) as old:
         old.execute(
             "INSERT INTO sessions (session_id, user_id, metadata, created_at, updated_at,"
             " message_count, token_count, last_sequence)"

@@ -38,7 +38,7 @@ from server.domain.search.records import (
     MessageVector,
     TermsHit,
     TermStatistics,
-    VectorHit,
+    VectorBatch,
 )
 
 __all__ = ["ListCursor", "MessageReader", "Store"]
@@ -257,7 +257,10 @@ class Store(Protocol):
     async def save_message_vectors(
         self, session_id: str, vectors: Sequence[MessageVector], through: int
     ) -> None:
-        """Like ``save_message_terms`` for embeddings and ``vectors_through``."""
+        """Like ``save_message_terms`` for embeddings (ascending by sequence, all
+        after ``vectors_through``) and ``vectors_through``; embeddings stored at or
+        after the first one's sequence are replaced. Only the holder of the
+        session's index lease calls it."""
 
     async def sessions_to_index(
         self, *, with_vectors: bool, after: str | None, limit: int
@@ -282,6 +285,7 @@ class Store(Protocol):
 
     async def vectors_before(
         self, session_id: str, *, before_sequence: int, limit: int
-    ) -> list[VectorHit]:
-        """Up to ``limit`` messages of the session with a stored embedding and a
-        sequence below ``before_sequence``, newest first."""
+    ) -> VectorBatch:
+        """The stored embeddings of up to ``limit`` messages of the session with a
+        sequence below ``before_sequence``, newest first, as one batch of arrays
+        (fewer than ``limit`` only when no more are stored)."""

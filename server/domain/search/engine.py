@@ -5,10 +5,11 @@ term. Its statistics are those of the search's scope (the session, or all of
 the user's sessions) as stored now: N and the average length over every indexed
 message in scope (plus the summaries when they are searched), each term's
 document frequency over the candidates read. Semantic search reads the scope's
-embeddings newest first, in batches, up to ``max_scan``, and keeps the exact
-top-k by cosine. Hybrid fuses both rankings by their scaled scores. Filters apply
-to candidates before ranking; statistics do not depend on them. Ties are broken
-by recency then position, so a ranking is the same on every store.
+embeddings newest first, in batches of arrays, up to ``max_scan``, scores each
+batch at once and keeps the exact top-k by cosine. Hybrid fuses both rankings by
+their scaled scores. Filters apply to candidates before ranking; statistics do
+not depend on them. Ties are broken by recency then position, so a ranking is
+the same on every store.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from server.domain.search.filters import SearchFilter, check_filter
 from server.domain.search.fusion import relative_score_fusion
 from server.domain.search.inputs import SearchInput
 from server.domain.search.mmr import maximal_marginal_relevance
-from server.domain.search.records import IndexState
-from server.domain.search.vectors import cosine_scores, dequantize
+from server.domain.search.records import IndexState, VectorBatch
+from server.domain.search.vectors import cosine_scores, dequantize, stored_cosines
 from server.domain.tenancy import split_key
 from server.domain.tenant_store import TenantStore
 from server.domain.validation import Violations
@@ -90,8 +91,10 @@ class SearchSettings:
     # Most messages one query reads (candidates of keyword search, embeddings of
     # semantic search); beyond it the answer says it is truncated.
     max_scan: int = 100_000
-    # Embeddings per store read.
-    scan_batch: int = 2000
+    # Embeddings per store read: 32 vector pages (2 MiB of int8 components at 256
+    # dimensions, 8 MiB once converted to score). On FerretDB v1 every read scans the
+    # pages collection, so fewer, larger reads; one for a session of 8,192 messages.
+    scan_batch: int = 8192
     max_response_bytes: int = 4 * 1024 * 1024
 
 
@@ -377,8 +380,9 @@ class SearchEngine:
     async def _scan_vectors(
         self, request: _Request, keys: Sequence[str], query: Vectors, depth: int
     ) -> tuple[list[_Item], bool]:
-        """The best ``depth`` messages by cosine, reading each session newest first
-        until ``max_scan`` embeddings were read; True when some were left unread."""
+        """The best ``depth`` messages by cosine (of those the filters accept), reading
+        each session newest first until ``max_scan`` embeddings were read; True when
+        some were left unread."""
         budget = self._settings.max_scan
         kept: list[_Item] = []
         for key in keys:
@@ -389,26 +393,65 @@ class SearchEngine:
                 asked = min(self._settings.scan_batch, budget)
                 batch = await self._store.vectors_before(key, before_sequence=before, limit=asked)
                 budget -= len(batch)
-                items = [_Item(hit.session_id, hit.sequence, hit.uuid) for hit in batch]
-                rows = dequantize([(hit.vector, hit.scale) for hit in batch], query.shape[0])
-                for item, row, score in zip(items, rows, cosine_scores(query, rows), strict=True):
-                    item.vector, item.score = row, float(score)
-                if not request.filter.is_empty:  # filter each batch on its messages
-                    items = [i for i in await self._loaded(items) if self._accepts(request, i)]
-                kept += items
-                if len(kept) > 4 * depth:
-                    kept.sort(key=_Item.rough_order)
-                    del kept[depth:]
+                if len(batch):
+                    await self._keep_best(request, kept, batch, query, depth)
                 if len(batch) < asked:
                     break
-                before = batch[-1].sequence
+                before = int(batch.sequences[-1])
                 if budget <= 0:
                     # Full batch at the cap: say truncated only if more remain.
                     more = await self._store.vectors_before(key, before_sequence=before, limit=1)
-                    if more or key != keys[-1]:
+                    if len(more) or key != keys[-1]:
                         return kept, True
                     break
         return kept, False
+
+    async def _keep_best(
+        self,
+        request: _Request,
+        kept: list[_Item],
+        batch: VectorBatch,
+        query: Vectors,
+        depth: int,
+    ) -> None:
+        """Merges into ``kept`` (best first by ``rough_order``, at most ``depth``) the
+        batch's messages that rank among the best. The batch is scored at once; only
+        rows that can still enter become items, and with filters their messages are
+        read best first, in growing chunks, until no remaining row can enter."""
+        scores = stored_cosines(query, batch.vectors, batch.norms)
+        # A row scoring below the worst kept one cannot enter (an equal one may, by
+        # position, in a scope of several sessions).
+        floor = kept[-1].score if len(kept) >= depth else -np.inf
+        candidates = np.flatnonzero(scores >= floor)
+        if request.filter.is_empty and len(candidates) > depth:
+            # Nor, without filters, a row below the batch's own depth-th best.
+            cut = len(candidates) - depth
+            kth = scores[candidates[np.argpartition(scores[candidates], cut)[cut]]]
+            candidates = candidates[scores[candidates] >= kth]
+        # Best first; rows are newest first, so a stable sort keeps newer first on ties.
+        candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+        start, chunk = 0, len(candidates) if request.filter.is_empty else 2 * depth
+        while start < len(candidates):
+            chosen = candidates[start : start + chunk]
+            if len(kept) >= depth and scores[chosen[0]] < kept[-1].score:
+                break
+            vectors = dequantize(batch.vectors[chosen], batch.scales[chosen])
+            items = [
+                _Item(
+                    batch.session_id,
+                    int(batch.sequences[row]),
+                    batch.uuid(row),
+                    score=float(scores[row]),
+                    vector=vector,
+                )
+                for row, vector in zip(chosen, vectors, strict=True)
+            ]
+            if not request.filter.is_empty:  # filter on the messages as stored now
+                items = [i for i in await self._loaded(items) if self._accepts(request, i)]
+            kept += items
+            kept.sort(key=_Item.rough_order)
+            del kept[depth:]
+            start, chunk = start + chunk, 2 * chunk
 
     async def _best(self, request: _Request, items: list[_Item], depth: int) -> list[_Item]:
         """The best ``depth`` of the scored ``items`` that pass the filters, with their

@@ -42,7 +42,7 @@ from server.domain.session_leases import (
 )
 from server.domain.summary_worker import WorkerSettings, rest_after
 
-__all__ = ["DEFAULT_SETTINGS", "SearchIndexer"]
+__all__ = ["DEFAULT_BATCH", "DEFAULT_BATCH_BYTES", "DEFAULT_SETTINGS", "SearchIndexer"]
 
 log = logging.getLogger("memoria.search")
 # As summary folding's, resting less: analyzing terms is cheap.
@@ -55,6 +55,17 @@ EMBED_CHUNK = 256
 # many characters at a time: calls run between slices, so that a step of thousands
 # of messages does not hold them up for its whole length.
 ANALYZE_SLICE = 64 * 1024
+# A step reads messages a few at a time and stops at ``batch`` messages or once
+# their contents reach ``batch_bytes``: contents go up to 1 MiB, so the count alone
+# cannot bound a step's memory, while chat messages are small and a large count
+# makes few steps (each step reads the session again: on FerretDB v1 one scan of
+# the messages collection). The first read takes FIRST_READ messages; later ones as
+# many as the average size read so far leaves room for, at most READ_CHUNK. So a step
+# holds at most ``batch_bytes`` plus a few messages.
+FIRST_READ = 4
+READ_CHUNK = 100
+DEFAULT_BATCH = 5000
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 
 
 class SearchIndexer:
@@ -64,7 +75,8 @@ class SearchIndexer:
         embedder: Embedder | None,
         settings: WorkerSettings = DEFAULT_SETTINGS,
         *,
-        batch: int = 500,
+        batch: int = DEFAULT_BATCH,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
         report_health: HealthReport = ignore_health,
         clock: Clock = utc_now,
         load: CallLoad | None = None,
@@ -74,6 +86,7 @@ class SearchIndexer:
         self._load = load or CallLoad()
         self._settings = settings
         self._batch = batch  # messages analyzed, or embedded, per step
+        self._batch_bytes = batch_bytes  # and bytes of their contents
         self._health = HealthFlag(report_health, self._log_recovery)
         self._lease = SessionLease(
             lambda session_id, *lease: store.acquire_summary_lease(
@@ -236,9 +249,7 @@ class SearchIndexer:
         return states[0] if states else None
 
     async def _index_terms(self, session_id: str, state: IndexState) -> None:
-        messages = await self._store.list_messages(
-            session_id, after_sequence=state.terms_through, limit=self._batch
-        )
+        messages = await self._read_step(session_id, state.terms_through, state.last_sequence)
         if messages is None:
             return
         terms = await _analyzed(messages)
@@ -248,9 +259,7 @@ class SearchIndexer:
 
     async def _index_vectors(self, session_id: str, state: IndexState) -> None:
         assert self._embedder is not None
-        messages = await self._store.list_messages(
-            session_id, after_sequence=state.vectors_through, limit=self._batch
-        )
+        messages = await self._read_step(session_id, state.vectors_through, state.terms_through)
         if messages is None:
             return
         messages = [m for m in messages if m.sequence <= state.terms_through]
@@ -264,6 +273,31 @@ class SearchIndexer:
             ]
         through = messages[-1].sequence if messages else state.terms_through
         await self._store.save_message_vectors(session_id, vectors, through)
+
+    async def _read_step(self, session_id: str, after: int, through: int) -> list[Message] | None:
+        """The messages of one step: those after ``after``, oldest first, up to the
+        first past ``through`` (or the end), at most ``batch`` and stopping once their
+        contents reach ``batch_bytes``. None when the session is gone."""
+        reader = self._store.read_messages(
+            session_id, after_sequence=after, batch_size=min(self._batch, READ_CHUNK)
+        )
+        messages: list[Message] = []
+        size = 0
+        try:
+            while len(messages) < self._batch and size < self._batch_bytes:
+                # A few first, then more while the contents read so far leave room.
+                room = (self._batch_bytes - size) * len(messages) // size if size else FIRST_READ
+                asked = max(1, min(READ_CHUNK, self._batch - len(messages), room))
+                read = await reader.read(asked)
+                if read is None:
+                    return None
+                messages += read
+                size += sum(len(m.content.encode()) for m in read)
+                if len(read) < asked or (read and read[-1].sequence >= through):
+                    break
+        finally:
+            await reader.close()
+        return messages
 
     async def _embedder_failed(self, session_id: str, exc: EmbedderError, delay: float) -> None:
         name = self._embedder.name if self._embedder else "none"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "IndexState",
@@ -10,7 +14,7 @@ __all__ = [
     "MessageVector",
     "TermStatistics",
     "TermsHit",
-    "VectorHit",
+    "VectorBatch",
     "index_lease_key",
 ]
 
@@ -73,14 +77,28 @@ class TermsHit:
 
 
 @dataclass(frozen=True, slots=True)
-class VectorHit:
-    """A message (by position and uuid) with its stored embedding."""
+class VectorBatch:
+    """Stored embeddings of some indexed messages of one session, as arrays ready to
+    score: row ``i`` is the message at ``sequences[i]`` whose uuid is ``uuids[i]``
+    (16 bytes), with int8 components ``vectors[i]``, scale ``scales[i]``
+    (``vectors[i] * scales[i]`` restores the embedding) and ``norms[i]``, the L2
+    norm of ``vectors[i]`` (a cosine is ``vectors[i] @ query / norms[i]``: nothing
+    to dequantize). Rows are ordered as the method returning the batch
+    says."""
 
     session_id: str
-    sequence: int
-    uuid: str
-    vector: bytes
-    scale: float
+    sequences: npt.NDArray[np.int64]
+    uuids: npt.NDArray[np.uint8]  # (n, 16)
+    vectors: npt.NDArray[np.int8]  # (n, dimensions)
+    scales: npt.NDArray[np.float32]
+    norms: npt.NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def uuid(self, row: int) -> str:
+        """The uuid of row ``row``, as text."""
+        return str(UUID(bytes=self.uuids[row].tobytes()))
 
 
 def index_lease_key(session_id: str) -> str:

@@ -8,14 +8,12 @@ over a batch of stored vectors: exact top-k, no approximate index.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
 
 from server.domain.ports.embedder import Vectors
 
-__all__ = ["cosine_scores", "dequantize", "quantize"]
+__all__ = ["cosine_scores", "dequantize", "quantize", "stored_cosines"]
 
 
 def quantize(vectors: Vectors) -> list[tuple[bytes, float]]:
@@ -26,13 +24,10 @@ def quantize(vectors: Vectors) -> list[tuple[bytes, float]]:
     return [(row.tobytes(), float(scale)) for row, scale in zip(quantized, scales, strict=True)]
 
 
-def dequantize(stored: Sequence[tuple[bytes, float]], dimensions: int) -> Vectors:
-    """Float32 rows, L2-normalised, from (int8 bytes, scale) pairs of ``dimensions``."""
-    if not stored:
-        return np.zeros((0, dimensions), dtype=np.float32)
-    raw = np.frombuffer(b"".join(vector for vector, _ in stored), dtype=np.int8)
-    rows = raw.reshape(len(stored), -1).astype(np.float32)
-    rows *= np.array([scale for _, scale in stored], dtype=np.float32)[:, None]
+def dequantize(vectors: npt.NDArray[np.int8], scales: npt.NDArray[np.float32]) -> Vectors:
+    """Float32 rows, L2-normalised, from int8 rows and their scales."""
+    rows = vectors.astype(np.float32)
+    rows *= scales.astype(np.float32, copy=False)[:, None]
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     normalised = rows / np.where(norms > 0, norms, np.float32(1.0))
     return normalised.astype(np.float32, copy=False)
@@ -41,4 +36,16 @@ def dequantize(stored: Sequence[tuple[bytes, float]], dimensions: int) -> Vector
 def cosine_scores(query: Vectors, rows: Vectors) -> npt.NDArray[np.float64]:
     """Cosine of the (normalised) query with each (normalised) row."""
     scores: npt.NDArray[np.float64] = (rows @ query.reshape(-1)).astype(np.float64)
+    return scores
+
+
+def stored_cosines(
+    query: Vectors, vectors: npt.NDArray[np.int8], norms: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
+    """Cosine of the (normalised) query with each stored int8 row, given the rows' L2
+    norms: the scale of a row cancels out, so no row is dequantized."""
+    products = vectors.astype(np.float32) @ query.reshape(-1)
+    scores: npt.NDArray[np.float64] = np.divide(
+        products, norms, out=np.zeros_like(products), where=norms > 0
+    ).astype(np.float64)
     return scores

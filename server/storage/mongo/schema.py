@@ -14,6 +14,7 @@ from server.storage.mongo.documents import Document
 __all__ = [
     "Collections",
     "adopt_untenanted_records",
+    "adopt_vector_pages",
     "create_indexes",
     "newest",
 ]
@@ -26,7 +27,7 @@ class Collections:
     summaries: AsyncCollection[Document]
     summary_leases: AsyncCollection[Document]
     message_terms: AsyncCollection[Document]
-    message_vectors: AsyncCollection[Document]
+    vector_pages: AsyncCollection[Document]
     users: AsyncCollection[Document]
     tenants: AsyncCollection[Document]
     api_keys: AsyncCollection[Document]
@@ -39,7 +40,7 @@ class Collections:
             summaries=database["summaries"],
             summary_leases=database["summary_leases"],
             message_terms=database["message_terms"],
-            message_vectors=database["message_vectors"],
+            vector_pages=database["vector_pages"],
             users=database["users"],
             tenants=database["tenants"],
             api_keys=database["api_keys"],
@@ -79,10 +80,10 @@ API_KEY_INDEXES = [
     ),
 ]
 # Search (see search.py): a session's messages holding a term (multikey over the
-# array), and a session's embeddings newest first.
+# array), and a session's vector pages newest first.
 TERMS_INDEXES = [IndexModel([("session_id", ASCENDING), ("terms", ASCENDING)], name="terms")]
-VECTOR_INDEXES = [
-    IndexModel([("session_id", ASCENDING), ("sequence", DESCENDING)], name="newest_first")
+VECTOR_PAGE_INDEXES = [
+    IndexModel([("session_id", ASCENDING), ("first_sequence", DESCENDING)], name="newest_first")
 ]
 # One lease per term of a session: the guard of a take-over (see leases).
 LEASE_INDEXES = [
@@ -103,7 +104,7 @@ async def create_indexes(collections: Collections) -> None:
         (collections.summaries, SUMMARY_INDEXES),
         (collections.summary_leases, LEASE_INDEXES),
         (collections.message_terms, TERMS_INDEXES),
-        (collections.message_vectors, VECTOR_INDEXES),
+        (collections.vector_pages, VECTOR_PAGE_INDEXES),
         (collections.users, USER_INDEXES),
         (collections.api_keys, API_KEY_INDEXES),
     ]:
@@ -118,6 +119,23 @@ async def adopt_untenanted_records(collections: Collections) -> None:
         await collection.update_many(
             {"tenant": {"$exists": False}}, {"$set": {"tenant": DEFAULT_TENANT}}
         )
+
+
+async def adopt_vector_pages(collections: Collections) -> None:
+    """Embeddings stored one document per message (the ``message_vectors``
+    collection, before vector pages) are dropped, and every session's
+    ``vectors_through`` goes back to 0, so that indexing embeds them again into
+    pages in the background. The marks go first: a failure half-way leaves the old
+    collection, so the next start does it again. Cheap once done (no such
+    collection). Servers of the old version must be stopped first: one still
+    running would write the old collection again."""
+    database = collections.sessions.database
+    if "message_vectors" not in await database.list_collection_names():
+        return
+    await collections.sessions.update_many(
+        {"vectors_through": {"$gt": 0}}, {"$set": {"vectors_through": 0}}
+    )
+    await database.drop_collection("message_vectors")
 
 
 async def newest(

@@ -1,12 +1,16 @@
 """Search index operations.
 
-Two insert-only collections beside the messages, one document per indexed
-message, whose ``_id`` names the message (session, sequence, uuid):
-``message_terms`` holds its analyzed terms (an array, in order, repeats kept,
-with a multikey index on (session_id, terms)) and ``terms_length``;
-``message_vectors`` its int8 embedding (``vector``, binary) and ``scale``.
-Writes are inserts only: on FerretDB v1, where every query scans its
-collection, an update per message would scan the messages once each. Deleting
+``message_terms``, insert-only, beside the messages: one document per indexed
+message, whose ``_id`` names the message (session, sequence, uuid), with its
+analyzed terms (an array, in order, repeats kept, with a multikey index on
+(session_id, terms)) and ``terms_length``. Writes are inserts only: on FerretDB
+v1, where every query scans its collection, an update per message would scan
+the messages once each. ``vector_pages``: the embeddings, up to 256 consecutive
+messages of a session per document (``domain.search.vector_pages``), named by
+the session and the first sequence; only the holder of a session's index lease
+rewrites its last page (a write from a sequence the session's mark has passed is
+stale, and skipped), so a search reads a few hundred documents where it read one
+per message. Deleting
 messages deletes their entries (``delete_index``); an entry that an indexer
 inserts while its message is being deleted outlives it, but its uuid no longer
 names a stored message and the domain drops it. The sessions carry the marks
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bson import Binary
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -31,7 +35,16 @@ from server.domain.search.records import (
     MessageVector,
     TermsHit,
     TermStatistics,
-    VectorHit,
+    VectorBatch,
+)
+from server.domain.search.vector_pages import (
+    PAGE_SIZE,
+    EncodedPage,
+    batch_of,
+    decode,
+    encode,
+    extend,
+    newest_first,
 )
 from server.storage.mongo.documents import Document, message_from_document
 from server.storage.mongo.schema import Collections
@@ -105,21 +118,67 @@ async def save_message_terms(
 async def save_message_vectors(
     collections: Collections, session_id: str, vectors: Sequence[MessageVector], through: int
 ) -> None:
-    await _insert_new(
-        collections.message_vectors,
-        [
-            {
-                "_id": _entry_id(session_id, v.sequence, v.uuid),
-                "session_id": session_id,
-                "sequence": v.sequence,
-                "uuid": v.uuid,
-                "vector": Binary(v.vector),
-                "scale": v.scale,
-            }
-            for v in vectors
-        ],
-    )
+    if vectors and await _indexed_past(collections, session_id, vectors[0].sequence):
+        return
+    if vectors:
+        pages = collections.vector_pages
+        first = vectors[0].sequence
+        await pages.delete_many({"session_id": session_id, "first_sequence": {"$gte": first}})
+        tail = await pages.find_one(
+            {"session_id": session_id, "first_sequence": {"$lt": first}},
+            sort=[("first_sequence", DESCENDING)],
+        )
+        previous = None if tail is None else decode(session_id, _encoded(tail))
+        for page in extend(previous, batch_of(session_id, vectors)):
+            document = _page_document(session_id, encode(page))
+            await pages.replace_one({"_id": document["_id"]}, document, upsert=True)
     await _advance(collections, "vectors_through", session_id, through)
+
+
+async def _indexed_past(collections: Collections, session_id: str, sequence: int) -> bool:
+    """Whether the session's ``vectors_through`` has reached ``sequence`` already:
+    then a write from there is stale (an indexer that lost its lease, or one of a
+    session since deleted and created again, which indexed past it) and must not
+    replace the pages. Unlike SQLite, the write does not check each message against
+    the stored ones: on FerretDB v1 that read scans the messages collection, as long
+    as the step's own read. An embedding written for a message deleted meanwhile
+    names a uuid no longer stored, and the domain drops it."""
+    session = await collections.sessions.find_one(
+        {"_id": session_id}, projection={"vectors_through": True}
+    )
+    return session is not None and session.get("vectors_through", 0) >= sequence
+
+
+def _page_document(session_id: str, page: EncodedPage) -> Document:
+    return {
+        # The first sequence, zero-padded, keeps the id unambiguous whatever the
+        # session id holds.
+        "_id": f"{session_id}/{page.first_sequence:020d}",
+        "session_id": session_id,
+        "first_sequence": page.first_sequence,
+        "last_sequence": page.last_sequence,
+        "count": page.count,
+        "dimensions": page.dimensions,
+        "sequences": Binary(page.sequences),
+        "uuids": Binary(page.uuids),
+        "vectors": Binary(page.vectors),
+        "scales": Binary(page.scales),
+        "norms": Binary(page.norms),
+    }
+
+
+def _encoded(document: Document) -> EncodedPage:
+    return EncodedPage(
+        first_sequence=document["first_sequence"],
+        last_sequence=document["last_sequence"],
+        count=document["count"],
+        dimensions=document["dimensions"],
+        sequences=bytes(document["sequences"]),
+        uuids=bytes(document["uuids"]),
+        vectors=bytes(document["vectors"]),
+        scales=bytes(document["scales"]),
+        norms=bytes(document["norms"]),
+    )
 
 
 async def _insert_new(collection: AsyncCollection[Document], documents: list[Document]) -> None:
@@ -145,7 +204,7 @@ async def _advance(collections: Collections, mark: str, session_id: str, through
 async def delete_index(collections: Collections, session_id: str) -> None:
     """Deletes the index entries of a session's messages; called after deleting them."""
     await collections.message_terms.delete_many({"session_id": session_id})
-    await collections.message_vectors.delete_many({"session_id": session_id})
+    await collections.vector_pages.delete_many({"session_id": session_id})
 
 
 async def sessions_to_index(
@@ -219,17 +278,25 @@ async def term_statistics(collections: Collections, session_ids: Sequence[str]) 
 
 async def vectors_before(
     collections: Collections, session_id: str, before_sequence: int, limit: int
-) -> list[VectorHit]:
-    documents = await (
-        collections.message_vectors.find(
-            {"session_id": session_id, "sequence": {"$lt": before_sequence}},
+) -> VectorBatch:
+    # Pages are read a few at a time, and no further than ``limit`` needs.
+    cursor = (
+        collections.vector_pages.find(
+            {"session_id": session_id, "first_sequence": {"$lt": before_sequence}},
             projection={"_id": False, "session_id": False},
         )
-        .sort("sequence", -1)
-        .limit(limit)
-        .to_list()
+        .sort("first_sequence", DESCENDING)
+        .batch_size(max(2, limit // PAGE_SIZE + 2))
     )
-    return [
-        VectorHit(session_id, d["sequence"], d["uuid"], bytes(d["vector"]), d["scale"])
-        for d in documents
-    ]
+    pages: list[VectorBatch] = []
+    count = 0
+    try:
+        async for document in cursor:
+            page = decode(session_id, _encoded(document))
+            pages.append(page)
+            count += int((page.sequences < before_sequence).sum())
+            if count >= limit:
+                break
+    finally:
+        await cursor.close()
+    return newest_first(session_id, pages, before_sequence, limit)

@@ -29,7 +29,7 @@ from server.domain.search.records import (
     MessageVector,
     TermsHit,
     TermStatistics,
-    VectorHit,
+    VectorBatch,
 )
 from server.storage.mongo import (
     appends,
@@ -46,7 +46,12 @@ from server.storage.mongo.cursor_reader import CursorReader
 from server.storage.mongo.documents import Document
 from server.storage.mongo.errors import translate_errors
 from server.storage.mongo.locks import SessionLocks
-from server.storage.mongo.schema import Collections, adopt_untenanted_records, create_indexes
+from server.storage.mongo.schema import (
+    Collections,
+    adopt_untenanted_records,
+    adopt_vector_pages,
+    create_indexes,
+)
 
 __all__ = ["MongoStore"]
 
@@ -79,6 +84,7 @@ class MongoStore:
 
     async def setup(self) -> None:
         with translate_errors(detailed=True):
+            await adopt_vector_pages(self._collections)
             await create_indexes(self._collections)
             await adopt_untenanted_records(self._collections)
 
@@ -231,7 +237,7 @@ class MongoStore:
 
     async def vectors_before(
         self, session_id: str, *, before_sequence: int, limit: int
-    ) -> list[VectorHit]:
+    ) -> VectorBatch:
         return await self._run(search.vectors_before, session_id, before_sequence, limit)
 
     async def create_key(self, key: ApiKey) -> None:

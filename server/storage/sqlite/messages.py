@@ -13,6 +13,7 @@ from server.domain.models import AppendResult, JsonObject, Message, NewMessage
 from server.domain.tenancy import tenant_of
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import MESSAGE_COLUMNS, dump_json, message_from_row, message_to_row
+from server.storage.sqlite.search import delete_vector_pages
 from server.storage.sqlite.summaries import delete_summary_state
 
 __all__ = [
@@ -201,6 +202,7 @@ def delete_messages(connection: sqlite3.Connection, session_id: str, now: dateti
     with transaction(connection, write=True):
         connection.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
         delete_summary_state(connection, session_id)
+        delete_vector_pages(connection, session_id)
         updated = connection.execute(
             "UPDATE sessions SET message_count = 0, token_count = 0, updated_at = ?"
             " WHERE session_id = ?",

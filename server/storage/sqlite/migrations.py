@@ -135,6 +135,29 @@ MIGRATIONS: list[str] = [
         WHERE session_id = old.session_id AND sequence = old.sequence;
     END;
     """,
+    # 7: vector pages (domain.search.vector_pages). Embeddings move from one row per
+    # message (message_index.vector and scale, dropped) to pages of up to 256
+    # consecutive messages of a session, keyed by their first sequence. Every
+    # session's vectors_through goes back to 0: the indexer embeds the messages
+    # again in the background (keyword search is unaffected meanwhile).
+    """
+    CREATE TABLE vector_pages (
+        session_id     TEXT NOT NULL,
+        first_sequence INTEGER NOT NULL,
+        last_sequence  INTEGER NOT NULL,
+        count          INTEGER NOT NULL,
+        dimensions     INTEGER NOT NULL,
+        sequences      BLOB NOT NULL,
+        uuids          BLOB NOT NULL,
+        vectors        BLOB NOT NULL,
+        scales         BLOB NOT NULL,
+        norms          BLOB NOT NULL,
+        PRIMARY KEY (session_id, first_sequence)
+    ) WITHOUT ROWID;
+    UPDATE sessions SET vectors_through = 0;
+    ALTER TABLE message_index DROP COLUMN vector;
+    ALTER TABLE message_index DROP COLUMN scale;
+    """,
 ]
 
 

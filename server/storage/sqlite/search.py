@@ -3,7 +3,9 @@
 Candidates come from the FTS5 index over ``message_index.terms`` (the domain's
 analyzed terms, which unicode61 keeps as they are) and ``scope``, one token per
 session, so that a query reads the postings of its sessions only; the domain
-scores them.
+scores them. Embeddings are kept in ``vector_pages`` (``domain.search.vector_pages``),
+rewritten by the index lease's holder only, in the transaction that checks that
+their messages are still stored.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import astuple
 
 from server.domain.models import Message
 from server.domain.search.records import (
@@ -20,12 +22,21 @@ from server.domain.search.records import (
     MessageVector,
     TermsHit,
     TermStatistics,
-    VectorHit,
+    VectorBatch,
+)
+from server.domain.search.vector_pages import (
+    EncodedPage,
+    batch_of,
+    decode,
+    encode,
+    extend,
+    newest_first,
 )
 from server.storage.sqlite.connection import transaction
 from server.storage.sqlite.rows import MESSAGE_COLUMNS, message_from_row
 
 __all__ = [
+    "delete_vector_pages",
     "index_states",
     "keyword_candidates",
     "messages_at",
@@ -93,15 +104,51 @@ def save_message_vectors(
     connection: sqlite3.Connection, session_id: str, vectors: Sequence[MessageVector], through: int
 ) -> None:
     with transaction(connection, write=True):
-        connection.executemany(
-            "UPDATE message_index SET vector = ?, scale = ?"
-            f" WHERE session_id = ? AND sequence = ? AND {_STILL_STORED}",
-            [
-                (v.vector, v.scale, session_id, v.sequence, session_id, v.sequence, v.uuid)
-                for v in vectors
-            ],
-        )
+        stored = _still_stored(connection, session_id, vectors)
+        if stored:
+            new = batch_of(session_id, stored)
+            first = stored[0].sequence
+            connection.execute(
+                "DELETE FROM vector_pages WHERE session_id = ? AND first_sequence >= ?",
+                (session_id, first),
+            )
+            row = connection.execute(
+                f"SELECT {_PAGE_COLUMNS} FROM vector_pages WHERE session_id = ?"
+                " AND first_sequence < ? ORDER BY first_sequence DESC LIMIT 1",
+                (session_id, first),
+            ).fetchone()
+            tail = None if row is None else decode(session_id, EncodedPage(*row))
+            connection.executemany(
+                f"INSERT OR REPLACE INTO vector_pages (session_id, {_PAGE_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(session_id, *astuple(encode(page))) for page in extend(tail, new)],
+            )
         _advance(connection, "vectors_through", session_id, through)
+
+
+_PAGE_COLUMNS = (
+    "first_sequence, last_sequence, count, dimensions, sequences, uuids, vectors, scales, norms"
+)
+
+
+def _still_stored(
+    connection: sqlite3.Connection, session_id: str, vectors: Sequence[MessageVector]
+) -> list[MessageVector]:
+    """Those of ``vectors`` whose message is stored at its sequence with its uuid."""
+    if not vectors:
+        return []
+    stored = dict(
+        connection.execute(
+            "SELECT sequence, uuid FROM messages WHERE session_id = ? AND sequence BETWEEN ? AND ?",
+            (session_id, vectors[0].sequence, vectors[-1].sequence),
+        ).fetchall()
+    )
+    return [v for v in vectors if stored.get(v.sequence) == v.uuid]
+
+
+def delete_vector_pages(connection: sqlite3.Connection, session_id: str) -> None:
+    """Deletes a session's embeddings; called with its messages' deletion."""
+    connection.execute("DELETE FROM vector_pages WHERE session_id = ?", (session_id,))
 
 
 def _advance(connection: sqlite3.Connection, mark: str, session_id: str, through: int) -> None:
@@ -164,14 +211,17 @@ def term_statistics(connection: sqlite3.Connection, session_ids: Sequence[str]) 
 
 def vectors_before(
     connection: sqlite3.Connection, session_id: str, before_sequence: int, limit: int
-) -> list[VectorHit]:
-    rows: list[tuple[Any, ...]] = connection.execute(
-        "SELECT sequence, uuid, vector, scale FROM message_index"
-        " WHERE session_id = ? AND sequence < ? AND vector IS NOT NULL"
-        " ORDER BY sequence DESC LIMIT ?",
-        (session_id, before_sequence, limit),
-    ).fetchall()
-    return [VectorHit(session_id, *row) for row in rows]
+) -> VectorBatch:
+    cursor = connection.execute(
+        f"SELECT {_PAGE_COLUMNS} FROM vector_pages"
+        " WHERE session_id = ? AND first_sequence < ? ORDER BY first_sequence DESC",
+        (session_id, before_sequence),
+    )
+    try:
+        pages = (decode(session_id, EncodedPage(*row)) for row in cursor)
+        return newest_first(session_id, pages, before_sequence, limit)
+    finally:
+        cursor.close()
 
 
 def messages_at(

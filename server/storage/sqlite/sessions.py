@@ -17,6 +17,7 @@ from server.storage.sqlite.rows import (
     session_from_row,
     update_assignments,
 )
+from server.storage.sqlite.search import delete_vector_pages
 from server.storage.sqlite.summaries import delete_summary_state
 
 __all__ = [
@@ -70,6 +71,7 @@ def delete_session(connection: sqlite3.Connection, session_id: str) -> bool:
     with transaction(connection, write=True):
         connection.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
         delete_summary_state(connection, session_id)
+        delete_vector_pages(connection, session_id)
         deleted = connection.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
         return deleted.rowcount > 0
 

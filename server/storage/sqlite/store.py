@@ -30,7 +30,7 @@ from server.domain.search.records import (
     MessageVector,
     TermsHit,
     TermStatistics,
-    VectorHit,
+    VectorBatch,
 )
 from server.storage.sqlite import keys, messages, search, sessions, summaries, users
 from server.storage.sqlite.connection import LoopReader, SqliteWorker
@@ -269,7 +269,7 @@ class SqliteStore:
 
     async def vectors_before(
         self, session_id: str, *, before_sequence: int, limit: int
-    ) -> list[VectorHit]:
+    ) -> VectorBatch:
         return await self._reader.run(
             partial(
                 search.vectors_before,
