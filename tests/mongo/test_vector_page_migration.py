@@ -25,7 +25,9 @@ async def test_message_vectors_are_dropped_and_sessions_embedded_again(
         await store.setup()
         key = TenantStore(store, DEFAULT_TENANT).key("old")
         await store.append_messages(key, [new_message("my car broke down")], NOW)
-        await SearchIndexer(store, None).index_now(key)  # terms only
+        terms_only = SearchIndexer(store, None)
+        await terms_only.index_now(key)
+        await terms_only.close()  # gives back its lease at once, not after lingering
         await raw.sessions.update_one({"_id": key}, {"$set": {"vectors_through": 1}})
         await raw.message_vectors.insert_one(
             {"_id": f"{key}/1/x", "session_id": key, "sequence": 1, "uuid": "x"}
@@ -36,7 +38,9 @@ async def test_message_vectors_are_dropped_and_sessions_embedded_again(
         (state,) = await store.index_states([key])
         assert (state.terms_through, state.vectors_through) == (1, 0)
         embedder = FakeEmbedder()
-        await SearchIndexer(store, embedder).index_now(key)
+        indexer = SearchIndexer(store, embedder)
+        await indexer.index_now(key)
+        await indexer.close()
         answer = await SearchEngine(store, embedder).search(
             DEFAULT_TENANT, SearchInput(query="vehicle", session_id="old", search_type="semantic")
         )
