@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -50,6 +51,12 @@ class WorkerSettings:
     retry_max: float = 60.0
     concurrency: int = 4
     resume_page: int = 100
+    # Least time between two folds of one session: appends that come faster are
+    # folded together. A conversation appends every few seconds and is folded at
+    # once; a session appended to hundreds of times a second is folded twice a
+    # second, in larger chunks, instead of every few messages (each fold scores the
+    # whole summary again, so many small ones cost far more than a few larger ones).
+    fold_interval: float = 0.5
     # Largest fraction of the time one session's folding may be busy: it rests
     # between chunks so that a large backlog (an imported archive) does not take
     # the CPU from the RPCs. 1 folds without resting.
@@ -97,6 +104,8 @@ class SummaryWorker:
         # What each session's summary covered when this process last looked: spares
         # most appends a look at the store. Bounded; the oldest entries go first.
         self._covered: dict[str, int] = {}
+        # When each of those sessions was last folded (monotonic), for fold_interval.
+        self._folded_at: dict[str, float] = {}
         # Sessions folding an imported history: their chunks wait for a pause in the
         # calls (``CallLoad.pause``), as search indexing does. An import appends far
         # faster than a conversation, and folding beside it (and beside the export
@@ -153,6 +162,8 @@ class SummaryWorker:
         delay = self._settings.retry_initial
         try:
             while True:
+                folded_at = self._folded_at.get(session_id, -math.inf)
+                await asyncio.sleep(folded_at + self._settings.fold_interval - time.monotonic())
                 self._dirty.pop(session_id, None)
                 try:
                     finished = await self._fold_once(session_id)
@@ -224,6 +235,7 @@ class SummaryWorker:
         """What is left of ``plan`` once ``saved`` is stored, without asking the store.
         Appends made since the plan are looked at afterwards (``_due_again``)."""
         self._remember(session_id, saved.last_message_sequence)
+        self._folded_at[session_id] = time.monotonic()
         return plan.rest(saved)
 
     def _may_be_due(self, session_id: str, low: int, high: int) -> bool:
@@ -243,7 +255,9 @@ class SummaryWorker:
         self._covered.pop(session_id, None)  # re-inserted last: the newest entry
         self._covered[session_id] = covered
         if len(self._covered) > _COVERED_ENTRIES:
-            del self._covered[next(iter(self._covered))]
+            oldest = next(iter(self._covered))
+            del self._covered[oldest]
+            self._folded_at.pop(oldest, None)
 
     async def _failed(self, session_id: str, exc: Exception, delay: float) -> None:
         if isinstance(exc, SummarizerError):

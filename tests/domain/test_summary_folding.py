@@ -206,3 +206,24 @@ async def test_an_imported_history_is_folded_once_the_calls_pause(store: Store) 
 
 async def _one_batch(batch: ImportBatch) -> AsyncIterator[ImportBatch]:
     yield batch
+
+
+async def test_a_session_appended_to_in_a_burst_is_folded_in_few_chunks(store: Store) -> None:
+    """Folds of one session are ``fold_interval`` apart: what a burst of appends makes
+    due meanwhile is folded at once, in one larger chunk."""
+    worker = SummaryWorker(
+        store,
+        folder(store, Concatenator()),
+        WorkerSettings(duty_cycle=1.0, fold_interval=0.3),
+        window=WINDOW,
+    )
+    memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
+    try:
+        for number in range(1, 4 * WINDOW + 1):
+            await memory.add(TENANT, "s1", [said(f"m{number}")])
+            await asyncio.sleep(0)  # let the worker's task run between appends
+        assert await _caught_up(store, "s1", 4 * WINDOW) == 4 * WINDOW - WINDOW // 2
+    finally:
+        await worker.close()
+    summary = await store.get_summary("s1")
+    assert summary is not None and summary.version == 2  # the first fold, then the rest
