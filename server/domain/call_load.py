@@ -59,14 +59,16 @@ class CallLoad:
         response (a stream that waits for new messages is quiet)."""
         return 0.0 if self.calls else now - self._streamed_at
 
-    async def pause(self, last_append: Callable[[], float]) -> None:
+    async def pause(self, last_append: Callable[[], float]) -> bool:
         """Returns once no append (``last_append()``, monotonic) and no call came for
-        ``QUIET`` seconds, or after ``PATIENCE``."""
+        ``QUIET`` seconds (True), or after ``PATIENCE`` (False: calls go on)."""
         give_up = time.monotonic() + PATIENCE
         while True:
             now = time.monotonic()
             quiet = min(now - last_append(), self.quiet_for(now))
+            if quiet >= QUIET:
+                return True
             wait = min(QUIET - quiet, give_up - now)
             if wait <= 0:
-                return
+                return False
             await asyncio.sleep(wait)

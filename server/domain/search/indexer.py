@@ -65,6 +65,10 @@ ANALYZE_SLICE = 64 * 1024
 FIRST_READ = 4
 READ_CHUNK = 100
 DEFAULT_BATCH = 5000
+# A step taken while calls go on (after PATIENCE, not in a pause) is at most this
+# large: an import or an export beside it would otherwise wait for thousands of
+# messages to be analyzed, embedded and written.
+BUSY_BATCH = 500
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 
 
@@ -221,16 +225,18 @@ class SearchIndexer:
                 return False
             try:
                 while self._behind(state := await self._state(session_id), embed):
-                    if patient:  # calls go first (see ``CallLoad.pause``)
-                        await self._load.pause(lambda: self._last_append)
+                    limit = self._batch
+                    # Calls go first (see ``CallLoad.pause``); beside them, small steps.
+                    if patient and not await self._load.pause(lambda: self._last_append):
+                        limit = min(limit, BUSY_BATCH)
                     if not await self._lease.take(session_id):
                         return False
                     assert state is not None
                     started = time.monotonic()
                     if state.terms_through < state.last_sequence:
-                        await self._index_terms(session_id, state)
+                        await self._index_terms(session_id, state, limit)
                     else:
-                        await self._index_vectors(session_id, state)
+                        await self._index_vectors(session_id, state, limit)
                     busy = time.monotonic() - started
                     await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
             finally:
@@ -248,8 +254,10 @@ class SearchIndexer:
         states = await self._store.index_states([session_id])
         return states[0] if states else None
 
-    async def _index_terms(self, session_id: str, state: IndexState) -> None:
-        messages = await self._read_step(session_id, state.terms_through, state.last_sequence)
+    async def _index_terms(self, session_id: str, state: IndexState, limit: int) -> None:
+        messages = await self._read_step(
+            session_id, state.terms_through, state.last_sequence, limit
+        )
         if messages is None:
             return
         terms = await _analyzed(messages)
@@ -257,9 +265,11 @@ class SearchIndexer:
         through = messages[-1].sequence if messages else state.last_sequence
         await self._store.save_message_terms(session_id, terms, through)
 
-    async def _index_vectors(self, session_id: str, state: IndexState) -> None:
+    async def _index_vectors(self, session_id: str, state: IndexState, limit: int) -> None:
         assert self._embedder is not None
-        messages = await self._read_step(session_id, state.vectors_through, state.terms_through)
+        messages = await self._read_step(
+            session_id, state.vectors_through, state.terms_through, limit
+        )
         if messages is None:
             return
         messages = [m for m in messages if m.sequence <= state.terms_through]
@@ -274,20 +284,22 @@ class SearchIndexer:
         through = messages[-1].sequence if messages else state.terms_through
         await self._store.save_message_vectors(session_id, vectors, through)
 
-    async def _read_step(self, session_id: str, after: int, through: int) -> list[Message] | None:
+    async def _read_step(
+        self, session_id: str, after: int, through: int, limit: int
+    ) -> list[Message] | None:
         """The messages of one step: those after ``after``, oldest first, up to the
-        first past ``through`` (or the end), at most ``batch`` and stopping once their
+        first past ``through`` (or the end), at most ``limit`` and stopping once their
         contents reach ``batch_bytes``. None when the session is gone."""
         reader = self._store.read_messages(
-            session_id, after_sequence=after, batch_size=min(self._batch, READ_CHUNK)
+            session_id, after_sequence=after, batch_size=min(limit, READ_CHUNK)
         )
         messages: list[Message] = []
         size = 0
         try:
-            while len(messages) < self._batch and size < self._batch_bytes:
+            while len(messages) < limit and size < self._batch_bytes:
                 # A few first, then more while the contents read so far leave room.
                 room = (self._batch_bytes - size) * len(messages) // size if size else FIRST_READ
-                asked = max(1, min(READ_CHUNK, self._batch - len(messages), room))
+                asked = max(1, min(READ_CHUNK, limit - len(messages), room))
                 read = await reader.read(asked)
                 if read is None:
                     return None
