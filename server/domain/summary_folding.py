@@ -66,9 +66,11 @@ class SummaryFolder:
         self._tokens = tokens
         self._window = window
         self._keep = window // 2
-        # Messages a check reads after the summary: enough for the usual backlog (a
-        # window and a few more) to be planned and folded without another read.
-        self._look_ahead = min(2 * window, self._READ_PAGE)
+        # Messages a check reads after the summary: enough for the usual backlog to be
+        # planned and folded without another read. That is a window and a few more
+        # for a conversation; a busy session, folded at most every ``fold_interval``,
+        # gathers ~2.5 windows (32 sessions appended to 2,000 times a second).
+        self._look_ahead = min(4 * window, self._READ_PAGE)
         self._chunk_tokens = chunk_tokens
         self._clock = clock
 
