@@ -22,6 +22,8 @@ domain scores them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, fields
+from typing import Any
 
 from bson import Binary
 from pymongo import ASCENDING, DESCENDING
@@ -150,35 +152,24 @@ async def _indexed_past(collections: Collections, session_id: str, sequence: int
 
 
 def _page_document(session_id: str, page: EncodedPage) -> Document:
-    return {
+    document: Document = {
         # The first sequence, zero-padded, keeps the id unambiguous whatever the
         # session id holds.
         "_id": f"{session_id}/{page.first_sequence:020d}",
         "session_id": session_id,
-        "first_sequence": page.first_sequence,
-        "last_sequence": page.last_sequence,
-        "count": page.count,
-        "dimensions": page.dimensions,
-        "sequences": Binary(page.sequences),
-        "uuids": Binary(page.uuids),
-        "vectors": Binary(page.vectors),
-        "scales": Binary(page.scales),
-        "norms": Binary(page.norms),
     }
+    for name, value in asdict(page).items():
+        document[name] = Binary(value) if isinstance(value, bytes) else value
+    return document
 
 
 def _encoded(document: Document) -> EncodedPage:
-    return EncodedPage(
-        first_sequence=document["first_sequence"],
-        last_sequence=document["last_sequence"],
-        count=document["count"],
-        dimensions=document["dimensions"],
-        sequences=bytes(document["sequences"]),
-        uuids=bytes(document["uuids"]),
-        vectors=bytes(document["vectors"]),
-        scales=bytes(document["scales"]),
-        norms=bytes(document["norms"]),
-    )
+    # BSON binary comes back as ``Binary``, a subclass of bytes.
+    values: dict[str, Any] = {}
+    for field in fields(EncodedPage):
+        value = document[field.name]
+        values[field.name] = bytes(value) if isinstance(value, bytes) else value
+    return EncodedPage(**values)
 
 
 async def _insert_new(collection: AsyncCollection[Document], documents: list[Document]) -> None:
