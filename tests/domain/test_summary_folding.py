@@ -214,7 +214,7 @@ async def test_a_session_appended_to_in_a_burst_is_folded_in_few_chunks(store: S
     worker = SummaryWorker(
         store,
         folder(store, Concatenator()),
-        WorkerSettings(duty_cycle=1.0, fold_interval=0.3),
+        WorkerSettings(duty_cycle=1.0, fold_interval=1.0),
         window=WINDOW,
     )
     memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
