@@ -102,9 +102,11 @@ async def _bench(count: int, window: int, budget: int, chunk_tokens: int) -> Non
             )
             started = time.perf_counter()
             folds = 0
-            while (plan := await folder.plan("bench")) is not None:
-                if await folder.fold_chunk("bench", plan) is not None:
-                    folds += 1
+            plan = await folder.plan("bench")
+            while plan is not None:
+                fold = await folder.fold_chunk("bench", plan)
+                folds += fold is not None
+                plan = await folder.plan("bench") if fold is None else fold.rest
             elapsed = time.perf_counter() - started
             summary = await store.get_summary("bench")
             assert summary is not None

@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from server.domain.bounded_reads import read_span
 from server.domain.clock import Clock, utc_now
 from server.domain.models import Message, Summary
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import Summarizer
 from server.domain.ports.token_counter import TokenCounter
 
-__all__ = ["FoldPlan", "SummaryFolder"]
+__all__ = ["Fold", "FoldPlan", "SummaryFolder"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +37,33 @@ class FoldPlan:
     def covered(self) -> int:
         return 0 if self.previous is None else self.previous.last_message_sequence
 
-    def rest(self, saved: Summary) -> FoldPlan | None:
+    def rest(self, saved: Summary, unfolded: Sequence[Message] = ()) -> FoldPlan | None:
         """What is left of this plan once ``saved`` is stored (messages are only
-        appended, so ``through`` stays due); None when nothing is."""
+        appended, so ``through`` stays due); None when nothing is. ``unfolded``: the
+        messages read after the saved chunk, the next chunk's first ones."""
         done = saved.last_message_sequence
         if done >= self.through:
             return None
-        return FoldPlan(saved, self.through, tuple(m for m in self.pending if m.sequence > done))
+        return FoldPlan(saved, self.through, tuple(m for m in unfolded if m.sequence > done))
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """One saved chunk: the new summary and what is left of the plan (None: nothing)."""
+
+    summary: Summary
+    rest: FoldPlan | None
 
 
 class SummaryFolder:
     """Plans and performs folds; stateless, safe to share between tasks."""
 
-    # Messages read from the store at a time while building a chunk.
-    _READ_PAGE = 500
+    # A long backlog (an imported history) is read a page at a time, each page
+    # folded over several chunks: at most this many messages, and of contents up to
+    # _READ_BYTES (``read_span``).
+    _READ_PAGE = 5000
+    _READ_BYTES = 2 * 1024 * 1024
+    _LOOK_AHEAD_MAX = 500
 
     def __init__(
         self,
@@ -70,7 +84,7 @@ class SummaryFolder:
         # planned and folded without another read. That is a window and a few more
         # for a conversation; a busy session, folded at most every ``fold_interval``,
         # gathers ~2.5 windows (32 sessions appended to 2,000 times a second).
-        self._look_ahead = min(4 * window, self._READ_PAGE)
+        self._look_ahead = min(4 * window, self._LOOK_AHEAD_MAX)
         self._chunk_tokens = chunk_tokens
         self._clock = clock
 
@@ -106,14 +120,16 @@ class SummaryFolder:
             return covered, None
         return covered, FoldPlan(previous, through=last - self._keep, pending=tuple(pending))
 
-    async def fold_chunk(self, session_id: str, plan: FoldPlan) -> Summary | None:
+    async def fold_chunk(self, session_id: str, plan: FoldPlan) -> Fold | None:
         """Folds the next chunk of ``plan`` (as many messages as fit ``chunk_tokens``,
         at least one) into a new summary and saves it.
 
-        Returns the saved summary, or None when the save lost (another writer moved
-        the summary, or the messages were deleted): re-plan and carry on.
+        Returns the saved summary with the rest of the plan, which keeps the messages
+        read past the chunk (a long backlog is read a page at a time, not once per
+        chunk); None when the save lost (another writer moved the summary, or the
+        messages were deleted): re-plan and carry on.
         """
-        chunk = await self._next_chunk(session_id, plan)
+        chunk, unfolded = await self._next_chunk(session_id, plan)
         if not chunk:
             return None
         previous = plan.previous
@@ -131,31 +147,38 @@ class SummaryFolder:
             version=1 if previous is None else previous.version + 1,
         )
         if await self._store.save_summary(session_id, summary):
-            return summary
+            return Fold(summary, plan.rest(summary, unfolded))
         return None
 
-    async def _next_chunk(self, session_id: str, plan: FoldPlan) -> list[Message]:
+    async def _next_chunk(
+        self, session_id: str, plan: FoldPlan
+    ) -> tuple[list[Message], Sequence[Message]]:
+        """The chunk to fold, and the messages read after it."""
         chunk: list[Message] = []
         tokens = 0
         after = plan.covered
         page: Sequence[Message] = plan.pending
         while True:
             if not page:
-                page = await self._page_after(session_id, after)
+                page = await self._page_after(session_id, after, plan.through)
                 if not page:
-                    return chunk
-            for message in page:
-                if message.sequence > plan.through:
-                    return chunk
-                if chunk and tokens + message.token_count > self._chunk_tokens:
-                    return chunk
+                    return chunk, ()
+            for index, message in enumerate(page):
+                full = bool(chunk) and tokens + message.token_count > self._chunk_tokens
+                if full or message.sequence > plan.through:
+                    return chunk, page[index:]
                 chunk.append(message)
                 tokens += message.token_count
             after = page[-1].sequence
             page = ()
 
-    async def _page_after(self, session_id: str, after: int) -> Sequence[Message]:
-        page = await self._store.list_messages(
-            session_id, after_sequence=after, limit=self._READ_PAGE
+    async def _page_after(self, session_id: str, after: int, through: int) -> Sequence[Message]:
+        page = await read_span(
+            self._store,
+            session_id,
+            after=after,
+            through=through,
+            limit=self._READ_PAGE,
+            max_bytes=self._READ_BYTES,
         )
         return page or ()

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from server.domain.call_load import CallLoad
 from server.domain.clock import Clock, utc_now
-from server.domain.models import Summary
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import SummarizerError
 from server.domain.session_leases import (
@@ -30,7 +29,7 @@ from server.domain.session_leases import (
     ignore_health,
     resume_sessions,
 )
-from server.domain.summary_folding import FoldPlan, SummaryFolder
+from server.domain.summary_folding import Fold, FoldPlan, SummaryFolder
 
 __all__ = ["HealthReport", "SummaryWorker", "WorkerSettings", "rest_after"]
 
@@ -204,13 +203,14 @@ class SummaryWorker:
                     if not await self._lease.take(session_id):  # renewed when due
                         return False
                     started = time.monotonic()
-                    saved = await self._folder.fold_chunk(session_id, plan)
+                    fold = await self._folder.fold_chunk(session_id, plan)
                     busy = time.monotonic() - started
                 await self._succeeded(session_id)
-                if saved is None:
+                if fold is None:
                     log.info("summary of %s moved under us; starting over", session_id)
                     plan = await self._check(session_id)
                 else:
+                    saved = fold.summary
                     # Debug: a busy server folds hundreds of times a second.
                     log.debug(
                         "summary saved: session=%s version=%d through=%d tokens=%d owner=%s",
@@ -220,7 +220,7 @@ class SummaryWorker:
                         saved.token_count,
                         self.owner,
                     )
-                    plan = self._rest_of(session_id, plan, saved)
+                    plan = self._rest_of(session_id, fold)
                 await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
         finally:
             await self._lease.give_back(session_id)
@@ -231,12 +231,12 @@ class SummaryWorker:
         self._remember(session_id, covered)
         return plan
 
-    def _rest_of(self, session_id: str, plan: FoldPlan, saved: Summary) -> FoldPlan | None:
-        """What is left of ``plan`` once ``saved`` is stored, without asking the store.
+    def _rest_of(self, session_id: str, fold: Fold) -> FoldPlan | None:
+        """What is left of the plan once ``fold`` is saved, without asking the store.
         Appends made since the plan are looked at afterwards (``_due_again``)."""
-        self._remember(session_id, saved.last_message_sequence)
+        self._remember(session_id, fold.summary.last_message_sequence)
         self._folded_at[session_id] = time.monotonic()
-        return plan.rest(saved)
+        return fold.rest
 
     def _may_be_due(self, session_id: str, low: int, high: int) -> bool:
         """False when appends with last sequences ``low``..``high`` cannot make a fold

@@ -517,14 +517,22 @@ async def test_embeddings_saved_for_deleted_messages_are_never_returned(
 
 
 class _CountingStore:
-    """A store that records how many messages each indexing step read."""
+    """A store that records how many messages each indexing step read, and where
+    each read of messages began."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self.steps: list[int] = []
+        self.reads: list[int] = []
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
+
+    def read_messages(self, session_id: str, *, after_sequence: int, batch_size: int) -> object:
+        self.reads.append(after_sequence)
+        return self._store.read_messages(
+            session_id, after_sequence=after_sequence, batch_size=batch_size
+        )
 
     async def save_message_terms(
         self, session_id: str, terms: Sequence[MessageTerms], through: int
@@ -544,3 +552,17 @@ async def test_an_indexing_step_is_bounded_by_bytes_as_well_as_by_count(store: S
     assert counting.steps == [5] * 6
     (state,) = await store.index_states(["s1"])
     assert state.terms_through == 30
+
+
+async def test_a_step_reads_its_messages_once_for_terms_and_embeddings(store: Store) -> None:
+    """With both marks level, a step indexes the terms and the embeddings of what it
+    read (on FerretDB v1 each read scans the messages collection)."""
+    await store.append_messages("s1", [new_message(f"billing {n}") for n in range(30)], NOW)
+    counting = _CountingStore(store)
+    indexer = SearchIndexer(counting, FakeEmbedder(), batch=10)  # type: ignore[arg-type]
+    await indexer.index_now("s1")
+    assert counting.reads == [0, 10, 20]
+    (state,) = await store.index_states(["s1"])
+    assert (state.terms_through, state.vectors_through) == (30, 30)
+    batch = await store.vectors_before("s1", before_sequence=2**62, limit=100)
+    assert batch.sequences.tolist() == list(range(30, 0, -1))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
+import pytest
+
 from server.domain.call_load import PATIENCE, QUIET, CallLoad
 from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.memory import MemoryManager
 from server.domain.models import Message
-from server.domain.ports.store import Store
+from server.domain.ports.store import MessageReader, Store
 from server.domain.ports.summarizer import SummarizerError
 from server.domain.summary_folding import SummaryFolder
 from server.domain.summary_worker import SummaryWorker, WorkerSettings
@@ -45,8 +47,9 @@ async def test_a_fold_leaves_half_a_window(store: Store, memory: MemoryManager) 
     fold = folder(store, Concatenator())
     plan = await fold.plan("s1")
     assert plan is not None and plan.through == 10 - WINDOW // 2
-    summary = await fold.fold_chunk("s1", plan)
-    assert summary is not None
+    folded = await fold.fold_chunk("s1", plan)
+    assert folded is not None and folded.rest is None
+    summary = folded.summary
     assert summary.content == "m1 m2 m3 m4 m5 m6 m7"
     assert (summary.version, summary.last_message_sequence) == (1, 7)
     assert await fold.plan("s1") is None  # 3 left, within the window
@@ -57,8 +60,36 @@ async def test_chunks_are_bounded_by_tokens(store: Store, memory: MemoryManager)
     fold = folder(store, Concatenator(), chunk_tokens=6)
     plan = await fold.plan("s1")
     assert plan is not None
-    summary = await fold.fold_chunk("s1", plan)
-    assert summary is not None and summary.last_message_sequence == 3  # 3 x 2 tokens
+    folded = await fold.fold_chunk("s1", plan)
+    assert folded is not None and folded.summary.last_message_sequence == 3  # 3 x 2 tokens
+
+
+async def test_a_long_backlog_is_read_a_page_at_a_time_not_once_per_chunk(
+    store: Store, memory: MemoryManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for start in range(1, 601, 50):
+        await memory.add(TENANT, "s1", [said(f"m{n}") for n in range(start, start + 50)])
+    pages: list[int] = []  # where each read of a page began
+    read_messages = store.read_messages
+
+    def read(session_id: str, *, after_sequence: int, batch_size: int) -> MessageReader:
+        pages.append(after_sequence)
+        return read_messages(session_id, after_sequence=after_sequence, batch_size=batch_size)
+
+    monkeypatch.setattr(store, "read_messages", read)
+    fold = folder(store, Concatenator(), chunk_tokens=10)
+    plan = await fold.plan("s1")
+    folds = 0
+    while plan is not None:
+        folded = await fold.fold_chunk("s1", plan)
+        assert folded is not None
+        folds, plan = folds + 1, folded.rest
+    summary = await store.get_summary("s1")
+    assert summary is not None and summary.last_message_sequence == 600 - WINDOW // 2
+    assert summary.content == " ".join(f"m{n}" for n in range(1, 598))  # each once, in order
+    assert folds == 60
+    # After the plan's look-ahead (4 windows), one page for the rest.
+    assert pages == [4 * WINDOW]
 
 
 async def test_a_stale_plan_loses_and_stores_nothing(store: Store, memory: MemoryManager) -> None:

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from server.domain.bounded_reads import read_span
 from server.domain.call_load import CallLoad
 from server.domain.clock import Clock, utc_now
 from server.domain.models import Message
@@ -55,15 +56,10 @@ EMBED_CHUNK = 256
 # many characters at a time: calls run between slices, so that a step of thousands
 # of messages does not hold them up for its whole length.
 ANALYZE_SLICE = 64 * 1024
-# A step reads messages a few at a time and stops at ``batch`` messages or once
-# their contents reach ``batch_bytes``: contents go up to 1 MiB, so the count alone
-# cannot bound a step's memory, while chat messages are small and a large count
-# makes few steps (each step reads the session again: on FerretDB v1 one scan of
-# the messages collection). The first read takes FIRST_READ messages; later ones as
-# many as the average size read so far leaves room for, at most READ_CHUNK. So a step
-# holds at most ``batch_bytes`` plus a few messages.
-FIRST_READ = 4
-READ_CHUNK = 100
+# A step reads at most ``batch`` messages, and stops once their contents reach
+# ``batch_bytes`` (``read_span``): chat messages are small, and a large count makes
+# few steps (each step reads the session again: on FerretDB v1 one scan of the
+# messages collection).
 DEFAULT_BATCH = 5000
 # A step taken while calls go on (after PATIENCE, not in a pause) is at most this
 # large: an import or an export beside it would otherwise wait for thousands of
@@ -233,10 +229,7 @@ class SearchIndexer:
                         return False
                     assert state is not None
                     started = time.monotonic()
-                    if state.terms_through < state.last_sequence:
-                        await self._index_terms(session_id, state, limit)
-                    else:
-                        await self._index_vectors(session_id, state, limit)
+                    await self._index_step(session_id, state, limit, embed)
                     busy = time.monotonic() - started
                     await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
             finally:
@@ -254,25 +247,36 @@ class SearchIndexer:
         states = await self._store.index_states([session_id])
         return states[0] if states else None
 
-    async def _index_terms(self, session_id: str, state: IndexState, limit: int) -> None:
-        messages = await self._read_step(
-            session_id, state.terms_through, state.last_sequence, limit
-        )
-        if messages is None:
-            return
-        terms = await _analyzed(messages)
-        # No message left after the mark (deleted): the mark jumps to the end.
-        through = messages[-1].sequence if messages else state.last_sequence
-        await self._store.save_message_terms(session_id, terms, through)
+    async def _index_step(
+        self, session_id: str, state: IndexState, limit: int, embed: bool
+    ) -> None:
+        """Indexes the next messages: terms, and their embeddings in the same step
+        (one read) when both marks are level; else embeddings catch up with terms."""
+        embed = embed and self._embedder is not None
+        if state.terms_through < state.last_sequence:
+            messages = await self._read(session_id, state.terms_through, state.last_sequence, limit)
+            if messages is None:
+                return
+            terms = await _analyzed(messages)
+            # No message left after the mark (deleted): the mark jumps to the end.
+            through = messages[-1].sequence if messages else state.last_sequence
+            await self._store.save_message_terms(session_id, terms, through)
+            if embed and state.vectors_through == state.terms_through:
+                await self._index_vectors(session_id, messages, through)
+        elif embed:
+            messages = await self._read(
+                session_id, state.vectors_through, state.terms_through, limit
+            )
+            if messages is None:
+                return
+            messages = [m for m in messages if m.sequence <= state.terms_through]
+            through = messages[-1].sequence if messages else state.terms_through
+            await self._index_vectors(session_id, messages, through)
 
-    async def _index_vectors(self, session_id: str, state: IndexState, limit: int) -> None:
+    async def _index_vectors(
+        self, session_id: str, messages: Sequence[Message], through: int
+    ) -> None:
         assert self._embedder is not None
-        messages = await self._read_step(
-            session_id, state.vectors_through, state.terms_through, limit
-        )
-        if messages is None:
-            return
-        messages = [m for m in messages if m.sequence <= state.terms_through]
         vectors: list[MessageVector] = []
         for start in range(0, len(messages), EMBED_CHUNK):
             chunk = messages[start : start + EMBED_CHUNK]
@@ -281,35 +285,19 @@ class SearchIndexer:
                 MessageVector(m.sequence, m.uuid, vector, scale)
                 for m, (vector, scale) in zip(chunk, embedded, strict=True)
             ]
-        through = messages[-1].sequence if messages else state.terms_through
         await self._store.save_message_vectors(session_id, vectors, through)
 
-    async def _read_step(
+    async def _read(
         self, session_id: str, after: int, through: int, limit: int
     ) -> list[Message] | None:
-        """The messages of one step: those after ``after``, oldest first, up to the
-        first past ``through`` (or the end), at most ``limit`` and stopping once their
-        contents reach ``batch_bytes``. None when the session is gone."""
-        reader = self._store.read_messages(
-            session_id, after_sequence=after, batch_size=min(limit, READ_CHUNK)
+        return await read_span(
+            self._store,
+            session_id,
+            after=after,
+            through=through,
+            limit=limit,
+            max_bytes=self._batch_bytes,
         )
-        messages: list[Message] = []
-        size = 0
-        try:
-            while len(messages) < limit and size < self._batch_bytes:
-                # A few first, then more while the contents read so far leave room.
-                room = (self._batch_bytes - size) * len(messages) // size if size else FIRST_READ
-                asked = max(1, min(READ_CHUNK, limit - len(messages), room))
-                read = await reader.read(asked)
-                if read is None:
-                    return None
-                messages += read
-                size += sum(len(m.content.encode()) for m in read)
-                if len(read) < asked or (read and read[-1].sequence >= through):
-                    break
-        finally:
-            await reader.close()
-        return messages
 
     async def _embedder_failed(self, session_id: str, exc: EmbedderError, delay: float) -> None:
         name = self._embedder.name if self._embedder else "none"
