@@ -1,6 +1,7 @@
 """What this process is serving, as the gRPC layer reports it: adapters may serve a
 call that is alone differently from one among many, and background work (search
-indexing, folding an imported history) waits for a pause in the calls."""
+indexing, folding an imported history) waits for a pause in the calls, and takes
+turns."""
 
 from __future__ import annotations
 
@@ -29,12 +30,19 @@ class CallLoad:
     """Calls with one answer (unary and client-streaming) in progress, and when a
     stream last sent a response."""
 
-    __slots__ = ("_ended_at", "_streamed_at", "calls")
+    __slots__ = ("_ended_at", "_streamed_at", "background_turn", "calls")
 
     def __init__(self) -> None:
         self.calls = 0
         self._streamed_at = -math.inf  # monotonic
         self._ended_at = -math.inf  # monotonic
+        # Background steps that wait for a pause run one at a time: an import of many
+        # sessions would otherwise have a step of each run side by side, each holding
+        # its batch in memory and each querying the store. On FerretDB v1, where a
+        # query scans its whole collection, side-by-side scans each took as long as
+        # all of them together, past the driver's socket timeout (100,000 messages
+        # in 10 sessions: 8 scans of ~6 s each at once), and no step ever finished.
+        self.background_turn = asyncio.Lock()
 
     def ended(self, now: float | None = None) -> None:
         """A call with one answer ended (now, or at monotonic ``now``)."""

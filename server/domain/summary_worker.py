@@ -12,6 +12,7 @@ a process that died is found again at start-up (``resume``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -38,6 +39,8 @@ log = logging.getLogger("memoria.summary")
 
 # Sessions whose summary's coverage the worker remembers (a few MB at most).
 _COVERED_ENTRIES = 65_536
+
+_no_turn = contextlib.nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,14 +200,18 @@ class SummaryWorker:
             # A plan made before the lease was taken may be stale; then the save loses
             # its compare-and-set, and the session is looked at again.
             while plan is not None:
-                if session_id in self._imported:
-                    await self._load.pause(lambda: self._last_append)
-                async with self._slots:
-                    if not await self._lease.take(session_id):  # renewed when due
-                        return False
-                    started = time.monotonic()
-                    fold = await self._folder.fold_chunk(session_id, plan)
-                    busy = time.monotonic() - started
+                imported = session_id in self._imported
+                # An imported history's chunks wait for a pause in the calls, and take
+                # turns with other background steps (``CallLoad``).
+                async with self._load.background_turn if imported else _no_turn:
+                    if imported:
+                        await self._load.pause(lambda: self._last_append)
+                    async with self._slots:
+                        if not await self._lease.take(session_id):  # renewed when due
+                            return False
+                        started = time.monotonic()
+                        fold = await self._folder.fold_chunk(session_id, plan)
+                        busy = time.monotonic() - started
                 await self._succeeded(session_id)
                 if fold is None:
                     log.info("summary of %s moved under us; starting over", session_id)

@@ -12,6 +12,7 @@ import pytest
 from server.domain.call_load import PATIENCE, QUIET, CallLoad
 from server.domain.errors import NotFound
 from server.domain.models import JsonObject, Message, RoleType
+from server.domain.ports.embedder import Vectors
 from server.domain.ports.store import Store
 from server.domain.search.engine import SearchAnswer, SearchEngine, SearchSettings
 from server.domain.search.indexer import SearchIndexer
@@ -418,6 +419,45 @@ async def test_background_indexing_lets_calls_in_progress_go_first(store: Store)
                 break
             await asyncio.sleep(0.05)
         assert (await search("billing", search_type="keyword")).unindexed_messages == 0
+    finally:
+        await indexer.close()
+
+
+class _OverlapEmbedder(FakeEmbedder):
+    """Takes a moment per call, and records the most calls in progress at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_progress = self.most_at_once = 0
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        self.in_progress += 1
+        self.most_at_once = max(self.most_at_once, self.in_progress)
+        try:
+            await asyncio.sleep(0.02)
+            return await super().embed(texts)
+        finally:
+            self.in_progress -= 1
+
+
+async def test_background_indexing_steps_take_turns(store: Store) -> None:
+    """Sessions indexed in the background at once (an import of several) take their
+    steps one at a time: each step holds a batch and queries the store."""
+    embedder = _OverlapEmbedder()
+    indexer = SearchIndexer(store, embedder, load=CallLoad(), batch=5)
+    keys = [TenantStore(store, DEFAULT_TENANT).key(f"s{n}") for n in range(4)]
+    for key in keys:
+        await store.append_messages(key, [new_message(f"billing {n}") for n in range(12)], NOW)
+        indexer.appended(key, 12)
+    try:
+        for _ in range(200):
+            states = await store.index_states(keys)
+            if all(state.vectors_through == 12 for state in states):
+                break
+            await asyncio.sleep(0.05)
+        assert [state.vectors_through for state in states] == [12] * 4
+        assert embedder.calls == 4 * 3  # steps of 5, 5 and 2 messages
+        assert embedder.most_at_once == 1
     finally:
         await indexer.close()
 

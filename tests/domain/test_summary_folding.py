@@ -204,10 +204,10 @@ async def test_messages_appended_while_a_fold_runs_are_folded_after_it(store: St
     ]
 
 
-async def test_an_imported_history_is_folded_once_the_calls_pause(store: Store) -> None:
-    """While a call is served, folding an imported history waits (up to a few seconds);
-    a conversation's appends are folded at once all the same."""
-    load = CallLoad()
+async def _import_beside_a_conversation(store: Store, load: CallLoad) -> SummaryWorker:
+    """Imports 40 messages into "archive" and appends two windows to "chat", one at a
+    time; checks that the conversation is folded at once and, after a while, that the
+    archive is not (yet). Returns the worker, running."""
     worker = SummaryWorker(
         store,
         folder(store, Concatenator()),
@@ -217,7 +217,6 @@ async def test_an_imported_history_is_folded_once_the_calls_pause(store: Store) 
     )
     memory = MemoryManager(store, WordCounter(), LIMITS, WINDOW, listener=worker)
     history = [MessageInput(role_type="user", content=f"old {n}") for n in range(1, 41)]
-    load.calls = 1
     try:
         await memory.import_messages(TENANT, _one_batch(ImportBatch("archive", history)))
         for number in range(1, 2 * WINDOW + 1):
@@ -225,11 +224,38 @@ async def test_an_imported_history_is_folded_once_the_calls_pause(store: Store) 
         assert await _caught_up(store, "chat", 2 * WINDOW) == 2 * WINDOW - WINDOW // 2
         await asyncio.sleep(QUIET * 3)
         assert await store.get_summary("archive") is None
+    except BaseException:
+        await worker.close()
+        raise
+    return worker
+
+
+async def test_an_imported_history_is_folded_once_the_calls_pause(store: Store) -> None:
+    """While a call is served, folding an imported history waits (up to a few seconds);
+    a conversation's appends are folded at once all the same."""
+    load = CallLoad()
+    load.calls = 1
+    worker = await _import_beside_a_conversation(store, load)
+    try:
         load.calls = 0
         for _ in range(int(PATIENCE / 0.05)):  # well before PATIENCE would force a fold
             if await store.get_summary("archive") is not None:
                 break
             await asyncio.sleep(0.05)
+        assert await _caught_up(store, "archive", 40) == 40 - WINDOW // 2
+    finally:
+        await worker.close()
+
+
+async def test_an_imported_history_is_folded_in_its_turn_among_background_work(
+    store: Store,
+) -> None:
+    """Folding an imported history waits while other background work (here: a step
+    of search indexing) has its turn; a conversation's folds do not."""
+    load = CallLoad()
+    async with load.background_turn:
+        worker = await _import_beside_a_conversation(store, load)
+    try:
         assert await _caught_up(store, "archive", 40) == 40 - WINDOW // 2
     finally:
         await worker.close()

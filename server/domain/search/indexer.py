@@ -68,6 +68,9 @@ BUSY_BATCH = 500
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 
 
+_no_turn = contextlib.nullcontext()
+
+
 class SearchIndexer:
     def __init__(
         self,
@@ -220,17 +223,20 @@ class SearchIndexer:
             if not await self._lease.take(session_id):
                 return False
             try:
-                while self._behind(state := await self._state(session_id), embed):
-                    limit = self._batch
-                    # Calls go first (see ``CallLoad.pause``); beside them, small steps.
-                    if patient and not await self._load.pause(lambda: self._last_append):
-                        limit = min(limit, BUSY_BATCH)
-                    if not await self._lease.take(session_id):
-                        return False
-                    assert state is not None
-                    started = time.monotonic()
-                    await self._index_step(session_id, state, limit, embed)
-                    busy = time.monotonic() - started
+                while self._behind(await self._state(session_id), embed):
+                    # Calls go first, and background steps take turns (``CallLoad``).
+                    async with self._load.background_turn if patient else _no_turn:
+                        limit = self._batch
+                        # Beside calls (no pause came), small steps.
+                        if patient and not await self._load.pause(lambda: self._last_append):
+                            limit = min(limit, BUSY_BATCH)
+                        if not await self._lease.take(session_id):
+                            return False
+                        started = time.monotonic()
+                        # Read again: the mark may have moved while this step waited.
+                        if state := await self._state(session_id):
+                            await self._index_step(session_id, state, limit, embed)
+                        busy = time.monotonic() - started
                     await asyncio.sleep(rest_after(busy, self._settings.duty_cycle))
             finally:
                 await self._lease.give_back(session_id)
