@@ -61,8 +61,15 @@ def configure_logging(settings: Settings, worker: int | None = None) -> None:
     # HOWTO's "Optimization"): the caller's frame, thread and process.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging.basicConfig(level=settings.log_level, handlers=[to_stderr])
+    # DEBUG is Memoria's own detail: the libraries' debug logs (PyMongo's hold every
+    # command, message contents included) stay at INFO.
+    logging.basicConfig(level=max(logging.INFO, _level(settings.log_level)), handlers=[to_stderr])
+    logging.getLogger("memoria").setLevel(settings.log_level)
     logging.getLogger("memoria.access").disabled = not settings.access_log
+
+
+def _level(name: str) -> int:
+    return logging.getLevelNamesMapping()[name]
 
 
 def serve_worker(settings: Settings, number: int) -> None:
