@@ -28,7 +28,7 @@ from server.domain.ports.keys import KeyStore
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import Summarizer
 from server.domain.ports.token_counter import TokenCounter
-from server.domain.search.engine import SearchEngine, SearchSettings
+from server.domain.search.engine import Fusion, SearchEngine, SearchSettings
 from server.domain.search.indexer import DEFAULT_SETTINGS as INDEXING
 from server.domain.search.indexer import SearchIndexer
 from server.domain.sessions import SessionManager
@@ -216,7 +216,9 @@ def _build_domain(
         store,
         embedder,
         SearchSettings(
-            max_scan=settings.search_max_scan, max_response_bytes=settings.max_response_bytes
+            max_scan=settings.search_max_scan,
+            max_response_bytes=settings.max_response_bytes,
+            fusion=Fusion(settings.search_fusion),
         ),
     )
     memory = MemoryManager(

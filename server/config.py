@@ -173,6 +173,11 @@ class Settings(BaseSettings):
         description="most messages one SearchMemory call reads (keyword candidates, embeddings"
         " newest first); beyond it the answer says truncated",
     )
+    search_fusion: Literal["relative", "rrf"] = Field(
+        "relative",
+        description="how hybrid search fuses the keyword and semantic rankings: relative"
+        " (scores scaled to [0, 1], 1:3 keyword to semantic) or rrf (reciprocal rank fusion)",
+    )
     search_index_batch: int = Field(
         5000, ge=1, le=100_000, description="most messages analyzed or embedded per indexing step"
     )

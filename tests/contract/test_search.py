@@ -14,7 +14,7 @@ from server.domain.errors import NotFound
 from server.domain.models import JsonObject, Message, RoleType
 from server.domain.ports.embedder import Vectors
 from server.domain.ports.store import Store
-from server.domain.search.engine import SearchAnswer, SearchEngine, SearchSettings
+from server.domain.search.engine import Fusion, SearchAnswer, SearchEngine, SearchSettings
 from server.domain.search.indexer import SearchIndexer
 from server.domain.search.inputs import ConditionInput, NumberBounds, SearchInput, TimeRangeInput
 from server.domain.search.records import MessageTerms, MessageVector
@@ -141,6 +141,26 @@ async def test_hybrid_fuses_keyword_and_semantic_and_is_the_default(search: Sear
         content: 0.25 * keyword.get(content, 0.0) + 0.75 * semantic[content] for content in semantic
     }
     assert scores(answer) == pytest.approx(expected)
+
+
+async def test_hybrid_fuses_by_reciprocal_rank_when_configured(store: Store) -> None:
+    """With ``fusion=rrf`` a hybrid result scores 1 / (60 + rank) per list holding it."""
+    embedder = FakeEmbedder()
+    engine = SearchEngine(store, embedder, SearchSettings(fusion=Fusion.RRF))
+    search = Search(store, engine, SearchIndexer(store, embedder))
+    await search.add("s1", ["I want to buy a car", "I will purchase an automobile", "Pasta recipe"])
+    keyword = contents(await search("buy car", search_type="keyword"))
+    semantic = contents(await search("buy car", search_type="semantic"))
+    expected = dict.fromkeys(semantic + keyword, 0.0)
+    for ranking in (keyword, semantic):
+        for rank, content in enumerate(ranking, start=1):
+            expected[content] += 1 / (60 + rank)
+    answer = await search("buy car")
+    assert answer.search_type.value == "hybrid"
+    assert {c: h.score for c, h in zip(contents(answer), answer.hits, strict=True)} == (
+        pytest.approx(expected)
+    )
+    assert contents(answer)[0] == "I want to buy a car"
 
 
 async def test_limit_bounds_the_results(search: Search) -> None:

@@ -13,7 +13,7 @@ from server.domain.models import Message, RoleType
 from server.domain.search.analyzer import analyze
 from server.domain.search.bm25 import K1, B, CorpusStatistics, bm25_score, idf
 from server.domain.search.filters import check_filter
-from server.domain.search.fusion import relative_score_fusion
+from server.domain.search.fusion import RRF_K, reciprocal_rank_fusion, relative_score_fusion
 from server.domain.search.inputs import ConditionInput, NumberBounds, TimeRangeInput
 from server.domain.search.mmr import maximal_marginal_relevance
 from server.domain.search.vectors import cosine_scores, dequantize, quantize, stored_cosines
@@ -63,6 +63,18 @@ def test_relative_score_fusion_of_equal_or_missing_scores() -> None:
     """A ranking whose scores are all equal counts them as its best; an empty one adds nothing."""
     fused = relative_score_fusion([[("a", 3.0), ("b", 3.0)], []], [0.25, 0.75])
     assert fused == [("a", 0.25), ("b", 0.25)]
+
+
+def test_reciprocal_rank_fusion_sums_one_over_k_plus_rank() -> None:
+    """Only ranks count: 1 / (60 + rank) per ranking that holds the item."""
+    keyword = [("a", 12.0), ("b", 7.0), ("c", 2.0)]
+    semantic = [("b", 0.9), ("d", 0.5)]
+    fused = reciprocal_rank_fusion([keyword, semantic])
+    assert RRF_K == 60
+    assert dict(fused) == pytest.approx(
+        {"a": 1 / 61, "b": 1 / 62 + 1 / 61, "c": 1 / 63, "d": 1 / 62}
+    )
+    assert [item for item, _ in fused] == ["b", "a", "d", "c"]  # ties: first seen first
 
 
 def test_mmr_trades_relevance_for_diversity() -> None:

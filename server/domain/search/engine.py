@@ -33,7 +33,7 @@ from server.domain.response_budget import fit_oldest, message_bytes, summary_byt
 from server.domain.search.analyzer import analyze
 from server.domain.search.bm25 import CorpusStatistics, bm25_score
 from server.domain.search.filters import SearchFilter, check_filter
-from server.domain.search.fusion import relative_score_fusion
+from server.domain.search.fusion import reciprocal_rank_fusion, relative_score_fusion
 from server.domain.search.inputs import SearchInput
 from server.domain.search.mmr import maximal_marginal_relevance
 from server.domain.search.records import IndexState, VectorBatch
@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "MAX_QUERY_LENGTH",
+    "Fusion",
     "SearchAnswer",
     "SearchEngine",
     "SearchHit",
@@ -86,6 +87,13 @@ class SearchTarget(enum.StrEnum):
     ALL = "all"
 
 
+class Fusion(enum.StrEnum):
+    """How hybrid search fuses the keyword and the semantic rankings (``fusion``)."""
+
+    RELATIVE = "relative"
+    RRF = "rrf"
+
+
 @dataclass(frozen=True, slots=True)
 class SearchSettings:
     # Most messages one query reads (candidates of keyword search, embeddings of
@@ -96,6 +104,7 @@ class SearchSettings:
     # pages collection, so fewer, larger reads; one for a session of 8,192 messages.
     scan_batch: int = 8192
     max_response_bytes: int = 4 * 1024 * 1024
+    fusion: Fusion = Fusion.RELATIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,13 +283,14 @@ class SearchEngine:
         )
         by_identity = {item.identity: item for item in semantic.items[:_FUSION_DEPTH]}
         by_identity.update({item.identity: item for item in keyword.items[:_FUSION_DEPTH]})
-        fused = relative_score_fusion(
-            [
-                [(item.identity, item.score) for item in keyword.items[:_FUSION_DEPTH]],
-                [(item.identity, item.score) for item in semantic.items[:_FUSION_DEPTH]],
-            ],
-            weights=[1 - _SEMANTIC_WEIGHT, _SEMANTIC_WEIGHT],
-        )
+        rankings = [
+            [(item.identity, item.score) for item in keyword.items[:_FUSION_DEPTH]],
+            [(item.identity, item.score) for item in semantic.items[:_FUSION_DEPTH]],
+        ]
+        if self._settings.fusion is Fusion.RRF:
+            fused = reciprocal_rank_fusion(rankings)
+        else:
+            fused = relative_score_fusion(rankings, [1 - _SEMANTIC_WEIGHT, _SEMANTIC_WEIGHT])
         items = []
         for identity, score in fused:
             item = by_identity[identity]
