@@ -6,6 +6,7 @@ import pytest
 
 from server.domain.ports.store import Store
 from server.storage.open import open_store
+from tests.support.searching import Search, new_search
 from tests.support.stores import StoreUrls
 
 
@@ -28,3 +29,9 @@ async def other_store(store: Store, store_url: str) -> AsyncIterator[Store]:
     SQLite another writer connection to the file, on MongoDB another client."""
     async with open_store(store_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def search(store: Store) -> Search:
+    """Search on the test's store: engine and indexer, with the fake embedder."""
+    return new_search(store)

@@ -4,80 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
 
 import pytest
 
 from server.domain.call_load import PATIENCE, QUIET, CallLoad
-from server.domain.errors import NotFound
-from server.domain.models import JsonObject, Message, RoleType
+from server.domain.models import Message, RoleType
 from server.domain.ports.embedder import Vectors
 from server.domain.ports.store import Store
 from server.domain.search.engine import Fusion, SearchAnswer, SearchEngine, SearchSettings
 from server.domain.search.indexer import SearchIndexer
-from server.domain.search.inputs import ConditionInput, NumberBounds, SearchInput, TimeRangeInput
+from server.domain.search.inputs import ConditionInput
 from server.domain.search.records import MessageTerms, MessageVector
 from server.domain.search.vector_pages import PAGE_SIZE
 from server.domain.search.vectors import quantize
 from server.domain.tenancy import DEFAULT_TENANT
 from server.domain.tenant_store import TenantStore
 from tests.support.embedders import FakeEmbedder
-from tests.support.records import NOW, new_message, new_session, new_user, summary_of
-
-
-@dataclass
-class Search:
-    store: Store
-    engine: SearchEngine
-    indexer: SearchIndexer
-
-    async def add(
-        self,
-        session_id: str,
-        contents: Sequence[str],
-        *,
-        tenant: str = DEFAULT_TENANT,
-        role_type: RoleType = RoleType.USER,
-        metadata: JsonObject | None = None,
-        seconds: float = 0,
-        index: bool = True,
-    ) -> None:
-        view = TenantStore(self.store, tenant)
-        messages = [
-            replace(
-                new_message(text, role_type=role_type, metadata=metadata),
-                created_at=NOW + timedelta(seconds=seconds),
-            )
-            for text in contents
-        ]
-        await view.append_messages(session_id, messages, NOW)
-        if index:
-            await self.indexer.index_now(view.key(session_id))
-
-    async def __call__(
-        self, query: str, tenant: str = DEFAULT_TENANT, **given: object
-    ) -> SearchAnswer:
-        if "user_id" not in given:
-            given.setdefault("session_id", "s1")
-        return await self.engine.search(tenant, SearchInput(query=query, **given))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def search(store: Store) -> Search:
-    embedder = FakeEmbedder()
-    return Search(store, SearchEngine(store, embedder), SearchIndexer(store, embedder))
-
-
-def contents(answer: SearchAnswer) -> list[str]:
-    """Each hit's text; a summary's marked ``summary:``."""
-    return [
-        hit.message.content
-        if hit.message
-        else f"summary:{hit.summary.content if hit.summary else ''}"
-        for hit in answer.hits
-    ]
-
+from tests.support.records import NOW, new_message, new_session, summary_of
+from tests.support.searching import Search, contents
 
 CORPUS = [
     "The invoice for March is wrong, billing charged me twice",
@@ -89,8 +33,7 @@ CORPUS = [
 
 
 async def test_keyword_ranks_by_bm25_and_names_the_matched_terms(search: Search) -> None:
-    """Keyword search returns only texts sharing a stem with the query, best BM25 first,
-    each with the stemmed query terms it holds."""
+    """Keyword search returns texts sharing a query stem, best BM25 first, with those stems."""
     await search.add("s1", CORPUS)
     answer = await search("billing invoices", search_type="keyword")
     assert contents(answer) == [CORPUS[0], CORPUS[2], CORPUS[4]]
@@ -120,8 +63,7 @@ async def test_semantic_finds_a_paraphrase_without_a_shared_word(search: Search)
 
 
 async def test_hybrid_fuses_keyword_and_semantic_and_is_the_default(search: Search) -> None:
-    """With an embedder the default is hybrid: each list's scores scaled to [0, 1],
-    the semantic one weighing 0.75."""
+    """The default with an embedder: each list's scores scaled to [0, 1], semantic's weigh 3/4."""
     await search.add("s1", ["I want to buy a car", "I will purchase an automobile", "Pasta recipe"])
     answer = await search("buy car")
     assert answer.search_type.value == "hybrid"
@@ -168,82 +110,6 @@ async def test_limit_bounds_the_results(search: Search) -> None:
     await search.add("s1", [f"billing note {n}" for n in range(15)])
     assert len((await search("billing", limit=3)).hits) == 3
     assert len((await search("billing")).hits) == 10
-
-
-async def test_user_scope_spans_the_users_sessions_only(search: Search, store: Store) -> None:
-    """A user's search covers each of their sessions, and no other user's."""
-    for user in ("jane", "john"):
-        await store.create_user(new_user(user))
-    for session_id, owner in [("s1", "jane"), ("s2", "jane"), ("s3", "john")]:
-        await store.create_session(new_session(session_id, user_id=owner))
-        await search.add(session_id, [f"billing issue in {session_id}"])
-    answer = await search("billing", user_id="jane", search_type="keyword")
-    assert sorted(hit.session_id for hit in answer.hits) == ["s1", "s2"]
-
-
-async def test_unknown_session_or_user_is_not_found(search: Search) -> None:
-    """Searching an unknown session or user raises NotFound."""
-    with pytest.raises(NotFound):
-        await search("x", session_id="nope")
-    with pytest.raises(NotFound):
-        await search("x", user_id="nobody")
-
-
-async def test_role_type_filter(search: Search) -> None:
-    """Only messages of the given role types are returned."""
-    await search.add("s1", ["billing from the user"])
-    await search.add("s1", ["billing from the assistant"], role_type=RoleType.ASSISTANT)
-    answer = await search("billing", role_types=["assistant"])
-    assert contents(answer) == ["billing from the assistant"]
-
-
-@pytest.mark.parametrize(
-    ("condition", "expected"),
-    [
-        (ConditionInput("topic", "equals", value="billing"), ["gold"]),
-        (ConditionInput("customer.tier", "equals", value="gold"), ["gold"]),
-        (ConditionInput("customer.tier", "any_of", values=["silver", "bronze"]), ["silver"]),
-        (ConditionInput("urgent", "exists", exists=True), ["silver"]),
-        (ConditionInput("urgent", "exists", exists=False), ["gold", "plain"]),
-        (ConditionInput("score", "number", number=NumberBounds(gte=2, lt=5)), ["gold"]),
-        (ConditionInput("score", "equals", value=1), ["silver"]),
-        (
-            ConditionInput("due", "time", time=TimeRangeInput(start=(1_780_000_000, 0), end=None)),
-            ["silver"],
-        ),
-    ],
-)
-async def test_metadata_filter(
-    search: Search, condition: ConditionInput, expected: list[str]
-) -> None:
-    """Each comparison of the metadata filter selects exactly the matching messages."""
-    await search.add(
-        "s1",
-        ["billing gold"],
-        metadata={"topic": "billing", "customer": {"tier": "gold"}, "score": 3},
-    )
-    await search.add(
-        "s1",
-        ["billing silver"],
-        metadata={
-            "customer": {"tier": "silver"},
-            "urgent": None,
-            "score": 1.0,
-            "due": "2026-12-01T00:00:00Z",
-        },
-    )
-    await search.add("s1", ["billing plain"])
-    answer = await search("billing", metadata=[condition], search_type="keyword")
-    assert sorted(content.split()[1] for content in contents(answer)) == sorted(expected)
-
-
-async def test_created_at_range(search: Search) -> None:
-    """Only messages created within [start, end) are returned."""
-    await search.add("s1", ["billing early"], seconds=0)
-    await search.add("s1", ["billing late"], seconds=100)
-    start = NOW + timedelta(seconds=50)
-    answer = await search("billing", created_at=TimeRangeInput(start=(int(start.timestamp()), 0)))
-    assert contents(answer) == ["billing late"]
 
 
 async def test_summaries_are_searched_when_asked(search: Search, store: Store) -> None:
@@ -304,16 +170,6 @@ async def test_a_metadata_update_is_seen_at_once(search: Search, store: Store) -
     assert [hit.message.metadata for hit in answer.hits if hit.message] == [{"topic": "billing"}]
 
 
-async def test_tenants_never_see_each_others_results(search: Search) -> None:
-    """The same session id in two tenants: each search sees its own tenant's messages."""
-    await search.add("s1", ["billing for acme"], tenant="acme")
-    await search.add("s1", ["billing for globex"], tenant="globex")
-    assert contents(await search("billing", tenant="acme")) == ["billing for acme"]
-    assert contents(await search("billing", tenant="globex")) == ["billing for globex"]
-    with pytest.raises(NotFound):
-        await search("billing", tenant="initech")
-
-
 async def test_unindexed_messages_are_counted_and_keyword_search_waits_for_terms(
     search: Search,
 ) -> None:
@@ -328,8 +184,7 @@ async def test_unindexed_messages_are_counted_and_keyword_search_waits_for_terms
 
 
 async def test_a_failing_embedder_leaves_keyword_indexing_going(store: Store) -> None:
-    """While the embedder fails, terms are indexed and keyword search finds new messages;
-    embeddings catch up once it works again."""
+    """While the embedder fails keyword search finds new messages; embeddings catch up later."""
     embedder = FakeEmbedder()
     embedder.failing = True
     search = Search(store, SearchEngine(store, embedder), SearchIndexer(store, embedder))
@@ -379,9 +234,9 @@ async def test_mmr_prefers_diverse_results(search: Search) -> None:
 async def test_terms_saved_for_a_deleted_message_are_never_returned(
     search: Search, store: Store
 ) -> None:
-    """An indexer racing a delete (terms saved after the message went, or for the old
-    message at a reused position) never brings it back; the mark never passes the
-    session's last sequence."""
+    """Terms saved by an indexer racing a delete never bring the deleted message back."""
+    # Saved after the message went, or for the old message at a reused position; the
+    # mark never passes the session's last sequence.
     stored = (await store.append_messages("s1", [new_message("billing")], NOW)).messages
     await store.delete_messages("s1", NOW)
     await store.save_message_terms("s1", [MessageTerms(1, stored[0].uuid, ("bill",))], 1)
@@ -421,8 +276,7 @@ async def test_two_servers_never_index_the_same_messages_twice(
 
 
 async def test_background_indexing_lets_calls_in_progress_go_first(store: Store) -> None:
-    """While a call is served, a step of indexing waits (up to a few seconds); it
-    goes once the calls pause."""
+    """While a call is served, indexing waits (up to a few seconds) until the calls pause."""
     load = CallLoad()
     embedder = FakeEmbedder()
     indexer = SearchIndexer(store, embedder, load=load)
@@ -461,8 +315,7 @@ class _OverlapEmbedder(FakeEmbedder):
 
 
 async def test_background_indexing_steps_take_turns(store: Store) -> None:
-    """Sessions indexed in the background at once (an import of several) take their
-    steps one at a time: each step holds a batch and queries the store."""
+    """Sessions indexed in the background at once (an import of several) take turns."""
     embedder = _OverlapEmbedder()
     indexer = SearchIndexer(store, embedder, load=CallLoad(), batch=5)
     keys = [TenantStore(store, DEFAULT_TENANT).key(f"s{n}") for n in range(4)]
@@ -483,8 +336,7 @@ async def test_background_indexing_steps_take_turns(store: Store) -> None:
 
 
 async def test_embeddings_spanning_several_pages_are_all_read_newest_first(store: Store) -> None:
-    """Indexed in steps that end mid-page, every embedding is stored once: the store
-    reads them back newest first across pages, each with its message's uuid."""
+    """Steps ending mid-page store each embedding once, read back newest first with its uuid."""
     embedder = FakeEmbedder()
     count = 2 * PAGE_SIZE + 40
     stored = (
@@ -499,8 +351,7 @@ async def test_embeddings_spanning_several_pages_are_all_read_newest_first(store
 
 
 async def test_semantic_search_ranks_across_pages(store: Store) -> None:
-    """Matches in every page are found and ranked by cosine, then newest first; the
-    filters apply before the best are chosen, so old matches are not lost."""
+    """Matches in every page rank by cosine, then newest first, filtered before the top-k."""
     embedder = FakeEmbedder()
     engine = SearchEngine(store, embedder, SearchSettings(scan_batch=PAGE_SIZE // 2))
     search = Search(store, engine, SearchIndexer(store, embedder, batch=90))
@@ -544,9 +395,10 @@ async def test_the_scan_cap_counts_embeddings_across_pages(store: Store) -> None
 async def test_embeddings_saved_for_deleted_messages_are_never_returned(
     search: Search, store: Store
 ) -> None:
-    """An indexer racing a delete (embeddings saved after the messages went, or for the
-    old messages at reused positions) never brings them back, nor hides the messages
-    stored since; a session deleted and created again is indexed from the start."""
+    """Embeddings saved by an indexer racing a delete never bring deleted messages back."""
+    # Saved after the messages went, or for the old messages at reused positions; nor
+    # do they hide the messages stored since, and a session deleted and created again
+    # is indexed from the start.
     embedder = FakeEmbedder()
     old = (
         await store.append_messages("s1", [new_message(f"billing {n}") for n in range(5)], NOW)
@@ -602,8 +454,7 @@ class _CountingStore:
 
 
 async def test_an_indexing_step_is_bounded_by_bytes_as_well_as_by_count(store: Store) -> None:
-    """Large contents make smaller steps: a step stops once its contents reach
-    ``batch_bytes``, whatever ``batch`` allows."""
+    """A step stops once its contents reach ``batch_bytes``, whatever ``batch`` allows."""
     large = "billing " * 1000  # 8,000 bytes
     await store.append_messages("s1", [new_message(large) for _ in range(30)], NOW)
     counting = _CountingStore(store)
@@ -615,8 +466,7 @@ async def test_an_indexing_step_is_bounded_by_bytes_as_well_as_by_count(store: S
 
 
 async def test_a_step_reads_its_messages_once_for_terms_and_embeddings(store: Store) -> None:
-    """With both marks level, a step indexes the terms and the embeddings of what it
-    read (on FerretDB v1 each read scans the messages collection)."""
+    """With both marks level, one read of a step serves its terms and its embeddings."""
     await store.append_messages("s1", [new_message(f"billing {n}") for n in range(30)], NOW)
     counting = _CountingStore(store)
     indexer = SearchIndexer(counting, FakeEmbedder(), batch=10)  # type: ignore[arg-type]
