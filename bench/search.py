@@ -56,6 +56,7 @@ LIMIT = 10
 MIN_TIMED = 10  # searches per type, whatever --seconds says
 # Indexing that makes no progress for this long is reported as stalled.
 STALL_SECONDS = 300.0
+PROGRESS_REST_MAX = 60.0
 
 
 class NotServed(Exception):
@@ -123,24 +124,24 @@ def wait_until_indexed(stubs: Stubs, user_ids: Sequence[str], semantic: bool) ->
     waiting = list(user_ids)
     fewest: int | None = None
     while waiting:
-        if time.perf_counter() - progressed > STALL_SECONDS:
-            raise Stalled(f"{fewest} messages unindexed for {STALL_SECONDS:.0f} s")
         asked = time.perf_counter()
         try:
             answer = search(stubs, "progress", search_type, user_id=waiting[0], limit=1)
         except grpc.RpcError as error:
             print(f"  (progress search failed: {error.code().name}: {error.details()})", flush=True)
-            # A search that timed out took the store's time too: rest as after any.
-            time.sleep(max(1.0, 9 * (time.perf_counter() - asked)))
-            continue
-        if answer.unindexed_messages == 0:
-            waiting.pop(0)
-            fewest, progressed = None, time.perf_counter()
-            continue
-        if fewest is None or answer.unindexed_messages < fewest:
-            fewest, progressed = answer.unindexed_messages, time.perf_counter()
-        # A search costs the server CPU that indexing needs: ask at most a tenth of the time.
-        time.sleep(max(0.1, 9 * (time.perf_counter() - asked)))
+        else:
+            if answer.unindexed_messages == 0:
+                waiting.pop(0)
+                fewest, progressed = None, time.perf_counter()
+                continue
+            if fewest is None or answer.unindexed_messages < fewest:
+                fewest, progressed = answer.unindexed_messages, time.perf_counter()
+        # Judged on a fresh answer, never on the time spent resting before it.
+        if time.perf_counter() - progressed > STALL_SECONDS:
+            raise Stalled(f"{fewest} messages unindexed for {STALL_SECONDS:.0f} s")
+        # A search costs the server CPU that indexing needs (a failed one too): ask at
+        # most a tenth of the time, and at least every PROGRESS_REST_MAX seconds.
+        time.sleep(min(PROGRESS_REST_MAX, max(0.1, 9 * (time.perf_counter() - asked))))
     return time.perf_counter() - started
 
 
