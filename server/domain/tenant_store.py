@@ -8,7 +8,7 @@ all its tenant's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -233,8 +233,11 @@ class TenantStore:
         )
         return [replace(hit, session_id=self._bare(hit.session_id)) for hit in hits]
 
-    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
-        return await self._store.messages_at(self.key(session_id), sequences)
+    async def messages_at(self, positions: Mapping[str, Sequence[int]]) -> dict[str, list[Message]]:
+        found = await self._store.messages_at(
+            {self.key(session_id): sequences for session_id, sequences in positions.items()}
+        )
+        return {session_id: found.get(self.key(session_id), []) for session_id in positions}
 
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         return await self._store.term_statistics([self.key(s) for s in session_ids])

@@ -476,3 +476,17 @@ async def test_a_step_reads_its_messages_once_for_terms_and_embeddings(store: St
     assert (state.terms_through, state.vectors_through) == (30, 30)
     batch = await store.vectors_before("s1", before_sequence=2**62, limit=100)
     assert batch.sequences.tolist() == list(range(30, 0, -1))
+
+
+async def test_messages_at_reads_positions_of_several_sessions_at_once(store: Store) -> None:
+    """Each session gets its messages at the sequences asked that are still stored."""
+    for session_id in ("s1", "s2", "s3"):
+        contents_of = [f"{session_id} {n}" for n in range(1, 6)]
+        await store.append_messages(session_id, [new_message(c) for c in contents_of], NOW)
+    found = await store.messages_at({"s1": [2, 4, 9], "s2": [5], "s3": [], "gone": [1]})
+    assert {key: sorted(m.content for m in found.get(key, [])) for key in found} == {
+        "s1": ["s1 2", "s1 4"],
+        "s2": ["s2 5"],
+        "s3": [],
+        "gone": [],
+    }

@@ -17,7 +17,7 @@ one tenant's data through ``TenantStore``, never with bare ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -275,9 +275,10 @@ class Store(Protocol):
         """Up to ``limit`` messages of those sessions whose stored terms include at
         least one of ``terms``, each with all its terms, in no particular order."""
 
-    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
-        """The messages of the session stored at ``sequences`` (those still stored), in
-        no particular order."""
+    async def messages_at(self, positions: Mapping[str, Sequence[int]]) -> dict[str, list[Message]]:
+        """For each session of ``positions``, its messages stored at the sequences given
+        (those still stored), in no particular order; in one query where the store can
+        (on FerretDB v1 each query scans the messages collection)."""
 
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         """How many messages of those sessions have stored terms, and their total

@@ -482,8 +482,8 @@ class SearchEngine:
             if item.message is None and item.summary is None:
                 wanted.setdefault(item.key, []).append(item.sequence)
         found: dict[tuple[str, int], Message] = {}
-        for key, sequences in wanted.items():
-            for message in await self._store.messages_at(key, sequences):
+        for key, messages in (await self._store.messages_at(wanted)).items():
+            for message in messages:
                 found[(key, message.sequence)] = message
         for item in items:
             if item.message is None and item.summary is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -229,8 +229,8 @@ class MongoStore:
     ) -> list[TermsHit]:
         return await self._run(search.keyword_candidates, session_ids, terms, limit)
 
-    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
-        return await self._run(search.messages_at, session_id, sequences)
+    async def messages_at(self, positions: Mapping[str, Sequence[int]]) -> dict[str, list[Message]]:
+        return await self._run(search.messages_at, positions)
 
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         return await self._run(search.term_statistics, session_ids)

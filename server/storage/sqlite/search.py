@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import astuple
 
 from server.domain.models import Message
@@ -225,15 +225,17 @@ def vectors_before(
 
 
 def messages_at(
-    connection: sqlite3.Connection, session_id: str, sequences: Sequence[int]
-) -> list[Message]:
-    found: list[Message] = []
-    for start in range(0, len(sequences), _IDS_PER_QUERY):
-        chunk = sequences[start : start + _IDS_PER_QUERY]
-        rows = connection.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages"
-            f" WHERE session_id = ? AND sequence IN ({_marks(len(chunk))})",
-            (session_id, *chunk),
-        ).fetchall()
-        found.extend(map(message_from_row, rows))
+    connection: sqlite3.Connection, positions: Mapping[str, Sequence[int]]
+) -> dict[str, list[Message]]:
+    found: dict[str, list[Message]] = {}
+    for session_id, sequences in positions.items():
+        messages = found.setdefault(session_id, [])
+        for start in range(0, len(sequences), _IDS_PER_QUERY):
+            chunk = sequences[start : start + _IDS_PER_QUERY]
+            rows = connection.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages"
+                f" WHERE session_id = ? AND sequence IN ({_marks(len(chunk))})",
+                (session_id, *chunk),
+            ).fetchall()
+            messages.extend(map(message_from_row, rows))
     return found

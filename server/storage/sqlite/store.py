@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -259,10 +259,8 @@ class SqliteStore:
             partial(search.keyword_candidates, session_ids=session_ids, terms=terms, limit=limit)
         )
 
-    async def messages_at(self, session_id: str, sequences: Sequence[int]) -> list[Message]:
-        return await self._reader.run(
-            partial(search.messages_at, session_id=session_id, sequences=sequences)
-        )
+    async def messages_at(self, positions: Mapping[str, Sequence[int]]) -> dict[str, list[Message]]:
+        return await self._reader.run(partial(search.messages_at, positions=positions))
 
     async def term_statistics(self, session_ids: Sequence[str]) -> TermStatistics:
         return await self._reader.run(partial(search.term_statistics, session_ids=session_ids))
