@@ -12,7 +12,13 @@ from server.domain.clock import to_micros
 from server.domain.models import AppendResult, JsonObject, Message, NewMessage
 from server.domain.tenancy import tenant_of
 from server.storage.sqlite.connection import transaction
-from server.storage.sqlite.rows import MESSAGE_COLUMNS, dump_json, message_from_row, message_to_row
+from server.storage.sqlite.rows import (
+    MESSAGE_COLUMNS,
+    dump_json,
+    message_from_row,
+    message_to_row,
+    messages_where,
+)
 from server.storage.sqlite.search import delete_vector_pages
 from server.storage.sqlite.summaries import delete_summary_state
 
@@ -24,9 +30,6 @@ __all__ = [
     "recent_messages",
     "replace_message_metadata",
 ]
-
-# SQLite limits the number of parameters of one statement.
-_UUIDS_PER_QUERY = 500
 
 
 def append_messages(
@@ -116,16 +119,7 @@ def _insert_new_ones(
 def _stored_by_uuid(
     connection: sqlite3.Connection, session_id: str, uuids: list[str]
 ) -> dict[str, Message]:
-    stored: dict[str, Message] = {}
-    for start in range(0, len(uuids), _UUIDS_PER_QUERY):
-        chunk = uuids[start : start + _UUIDS_PER_QUERY]
-        rows = connection.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages"
-            f" WHERE session_id = ? AND uuid IN ({', '.join('?' * len(chunk))})",
-            (session_id, *chunk),
-        )
-        stored.update((message.uuid, message) for message in map(message_from_row, rows))
-    return stored
+    return {m.uuid: m for m in messages_where(connection, session_id, "uuid", uuids)}
 
 
 def _session_exists(connection: sqlite3.Connection, session_id: str) -> bool:

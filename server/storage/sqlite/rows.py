@@ -1,10 +1,12 @@
-"""Conversions between SQLite rows and domain records."""
+"""Conversions between SQLite rows and domain records, and reading messages by column."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from server.domain.clock import from_micros, to_micros
 from server.domain.errors import decodes
@@ -19,6 +21,7 @@ __all__ = [
     "load_json",
     "message_from_row",
     "message_to_row",
+    "messages_where",
     "session_from_row",
     "summary_from_row",
     "summary_to_row",
@@ -144,3 +147,28 @@ def update_assignments(changes: dict[str, Any], now: datetime) -> tuple[str, lis
     if "metadata" in values:
         values["metadata"] = dump_json(values["metadata"])
     return ", ".join(f"{column} = ?" for column in values), list(values.values())
+
+
+# SQLite limits the number of parameters of one statement.
+_VALUES_PER_QUERY = 500
+
+
+def messages_where(
+    connection: sqlite3.Connection,
+    session_id: str,
+    column: Literal["uuid", "sequence"],
+    values: Sequence[str] | Sequence[int],
+) -> list[Message]:
+    """The session's stored messages whose ``column`` is one of ``values``, in no
+    particular order; a query per _VALUES_PER_QUERY values (SQLite bounds a
+    statement's variables)."""
+    found: list[Message] = []
+    for start in range(0, len(values), _VALUES_PER_QUERY):
+        chunk = values[start : start + _VALUES_PER_QUERY]
+        rows = connection.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages"
+            f" WHERE session_id = ? AND {column} IN ({', '.join('?' * len(chunk))})",
+            (session_id, *chunk),
+        )
+        found.extend(map(message_from_row, rows))
+    return found

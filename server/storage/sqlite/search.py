@@ -33,7 +33,7 @@ from server.domain.search.vector_pages import (
     newest_first,
 )
 from server.storage.sqlite.connection import transaction
-from server.storage.sqlite.rows import MESSAGE_COLUMNS, message_from_row
+from server.storage.sqlite.rows import messages_where
 
 __all__ = [
     "delete_vector_pages",
@@ -227,15 +227,7 @@ def vectors_before(
 def messages_at(
     connection: sqlite3.Connection, positions: Mapping[str, Sequence[int]]
 ) -> dict[str, list[Message]]:
-    found: dict[str, list[Message]] = {}
-    for session_id, sequences in positions.items():
-        messages = found.setdefault(session_id, [])
-        for start in range(0, len(sequences), _IDS_PER_QUERY):
-            chunk = sequences[start : start + _IDS_PER_QUERY]
-            rows = connection.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages"
-                f" WHERE session_id = ? AND sequence IN ({_marks(len(chunk))})",
-                (session_id, *chunk),
-            ).fetchall()
-            messages.extend(map(message_from_row, rows))
-    return found
+    return {
+        session_id: messages_where(connection, session_id, "sequence", sequences)
+        for session_id, sequences in positions.items()
+    }
