@@ -4,7 +4,9 @@ Layout of the collections (times are int64 microseconds since the epoch,
 UTC: BSON dates keep only milliseconds, and records must read back exactly)::
 
     sessions        {_id: session_id, user_id, metadata, created_us, updated_us,
-                     message_count, token_count, last_sequence, summarized_through}
+                     message_count, token_count, last_sequence, summarized_through,
+                     terms_through, vectors_through, terms_counted, term_documents,
+                     term_length}
     messages        {_id: ObjectId, session_id, sequence, uuid, role, role_type,
                      content, metadata, token_count, created_us}
     summaries       {_id: ObjectId, session_id, version, uuid, content, token_count,
@@ -38,6 +40,7 @@ from server.domain.models import ROLE_TYPES, JsonObject, Message, Session, Summa
 from server.domain.tenancy import tenant_of
 
 __all__ = [
+    "NO_TERMS",
     "Document",
     "escape_key",
     "message_document",
@@ -92,6 +95,10 @@ def metadata_from_document(document: Document) -> JsonObject:
     return metadata
 
 
+# The term statistics of a session with no indexed message (see term_statistics).
+NO_TERMS: Document = {"terms_counted": 0, "term_documents": 0, "term_length": 0}
+
+
 def session_document(session: Session) -> Document:
     return {
         "_id": session.session_id,
@@ -103,6 +110,7 @@ def session_document(session: Session) -> Document:
         "message_count": session.message_count,
         "token_count": session.token_count,
         "last_sequence": 0,
+        **NO_TERMS,
     }
 
 
@@ -116,6 +124,7 @@ def new_session_fields(session_id: str, now_micros: int) -> Document:
         "updated_us": now_micros,
         "message_count": 0,
         "token_count": 0,
+        **NO_TERMS,
     }
 
 

@@ -14,7 +14,8 @@ per message. Deleting
 messages deletes their entries (``delete_index``); an entry that an indexer
 inserts while its message is being deleted outlives it, but its uuid no longer
 names a stored message and the domain drops it. The sessions carry the marks
-``terms_through`` and ``vectors_through`` (absent means 0). FerretDB v1 has no
+``terms_through`` and ``vectors_through`` (absent means 0), and the counters of
+``term_statistics``. FerretDB v1 has no
 text index and no ``$expr``: candidates come from ``$in`` on the array, and the
 domain scores them.
 """
@@ -48,6 +49,7 @@ from server.domain.search.vector_pages import (
     extend,
     newest_first,
 )
+from server.storage.mongo import term_statistics as term_statistics_of
 from server.storage.mongo.documents import Document, message_from_document
 from server.storage.mongo.schema import Collections
 
@@ -100,7 +102,7 @@ def _state(document: Document) -> IndexState:
 async def save_message_terms(
     collections: Collections, session_id: str, terms: Sequence[MessageTerms], through: int
 ) -> None:
-    await _insert_new(
+    inserted = await _insert_new(
         collections.message_terms,
         [
             {
@@ -114,7 +116,10 @@ async def save_message_terms(
             for t in terms
         ],
     )
-    await _advance(collections, "terms_through", session_id, through)
+    added = TermStatistics(len(inserted), sum(d["terms_length"] for d in inserted))
+    if not await term_statistics_of.add(collections, session_id, added, through):
+        await _advance(collections, "terms_through", session_id, through)
+        await term_statistics_of.recount(collections, session_id)
 
 
 async def save_message_vectors(
@@ -172,16 +177,23 @@ def _encoded(document: Document) -> EncodedPage:
     return EncodedPage(**values)
 
 
-async def _insert_new(collection: AsyncCollection[Document], documents: list[Document]) -> None:
-    """Inserts the documents; those stored already (an indexer that ran before) stay."""
+async def _insert_new(
+    collection: AsyncCollection[Document], documents: list[Document]
+) -> list[Document]:
+    """Inserts the documents; those stored already (an indexer that ran before) stay.
+    Returns those really inserted, which the term statistics count."""
     if not documents:
-        return
+        return []
     try:
         await collection.insert_many(documents, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if any(error.get("code") != _DUPLICATE_KEY for error in errors) or not errors:
             raise
+        # Unordered: every document but those named by an error was inserted.
+        failed = {error["index"] for error in errors}
+        return [d for index, d in enumerate(documents) if index not in failed]
+    return documents
 
 
 async def _advance(collections: Collections, mark: str, session_id: str, through: int) -> None:
@@ -196,6 +208,7 @@ async def delete_index(collections: Collections, session_id: str) -> None:
     """Deletes the index entries of a session's messages; called after deleting them."""
     await collections.message_terms.delete_many({"session_id": session_id})
     await collections.vector_pages.delete_many({"session_id": session_id})
+    await term_statistics_of.uncount(collections, session_id)
 
 
 async def sessions_to_index(
@@ -266,16 +279,7 @@ async def messages_at(
 
 
 async def term_statistics(collections: Collections, session_ids: Sequence[str]) -> TermStatistics:
-    cursor = await collections.message_terms.aggregate(
-        [
-            {"$match": {"session_id": {"$in": list(session_ids)}}},
-            {"$group": {"_id": None, "documents": {"$sum": 1}, "total": {"$sum": "$terms_length"}}},
-        ]
-    )
-    groups = await cursor.to_list()
-    if not groups:
-        return TermStatistics(0, 0)
-    return TermStatistics(groups[0]["documents"], groups[0]["total"])
+    return await term_statistics_of.read(collections, session_ids)
 
 
 async def vectors_before(

@@ -39,6 +39,7 @@ from server.storage.mongo import (
     search,
     sessions,
     summaries,
+    term_statistics,
     users,
 )
 from server.storage.mongo.client import connect
@@ -87,6 +88,7 @@ class MongoStore:
             await adopt_vector_pages(self._collections)
             await create_indexes(self._collections)
             await adopt_untenanted_records(self._collections)
+            await term_statistics.back_fill(self._collections)
 
     async def close(self) -> None:
         await self._client.close()

@@ -199,9 +199,10 @@ def _split(terms: str) -> tuple[str, ...]:
 def term_statistics(connection: sqlite3.Connection, session_ids: Sequence[str]) -> TermStatistics:
     documents = total = 0
     for chunk in _chunks(session_ids):
+        # Counters kept by triggers (migration 8): one row per session, not per message.
         count, length = connection.execute(
-            "SELECT COUNT(*), COALESCE(SUM(length), 0) FROM message_index"
-            f" WHERE session_id IN ({_marks(len(chunk))})",
+            "SELECT COALESCE(SUM(term_documents), 0), COALESCE(SUM(term_length), 0)"
+            f" FROM sessions WHERE session_id IN ({_marks(len(chunk))})",
             tuple(chunk),
         ).fetchone()
         documents += count
