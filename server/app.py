@@ -229,6 +229,7 @@ def _build_domain(
         listener=AppendListeners(worker, indexer),
         follow_poll_interval=settings.follow_poll_interval,
         import_write_batch=settings.import_write_batch,
+        import_write_bytes=settings.import_write_bytes,
     )
     sessions = SessionManager(store, limits)
     return _Domain(memory, sessions, UserManager(store, sessions, limits), worker, search, indexer)

@@ -154,7 +154,17 @@ class Settings(BaseSettings):
         " a session (messages stored through the same server wake it at once)",
     )
     import_write_batch: int = Field(
-        1000, ge=1, le=10000, description="messages per store write of ImportMessages"
+        10_000,
+        ge=1,
+        le=100_000,
+        description="most messages per store write of ImportMessages",
+    )
+    import_write_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="a store write of ImportMessages holds messages until their contents"
+        " reach this many bytes",
     )
     workers: int = Field(
         1,

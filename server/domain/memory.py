@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
 from server.domain.append_listeners import AppendListener, AppendListeners, TenantListener
-from server.domain.bulk_import import ImportReport, import_messages
+from server.domain.bulk_import import (
+    IMPORT_WRITE_BATCH,
+    IMPORT_WRITE_BYTES,
+    ImportReport,
+    import_messages,
+)
 from server.domain.clock import Clock, utc_now
 from server.domain.errors import NotFound, Unavailable
 from server.domain.follower_wakeups import AppendSignals
@@ -57,7 +62,8 @@ class MemoryManager:
         listener: AppendListener | None = None,
         *,
         follow_poll_interval: float = 0.2,
-        import_write_batch: int = 1000,
+        import_write_batch: int = IMPORT_WRITE_BATCH,
+        import_write_bytes: int = IMPORT_WRITE_BYTES,
     ) -> None:
         self._store = store
         self._tokens = tokens
@@ -66,6 +72,7 @@ class MemoryManager:
         self._clock = clock
         self._follow_poll_interval = follow_poll_interval
         self._import_write_batch = import_write_batch
+        self._import_write_bytes = import_write_bytes
         self._signals = AppendSignals()
         # Followers first: waking them costs nothing, folding may schedule work.
         self._listener: AppendListener = (
@@ -155,6 +162,7 @@ class MemoryManager:
             clock=self._clock,
             listener=TenantListener(self._listener, tenant),
             write_batch=self._import_write_batch,
+            write_bytes=self._import_write_bytes,
         )
 
     def stop_following(self) -> None:

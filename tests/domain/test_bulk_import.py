@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
 import pytest
 
@@ -10,7 +11,9 @@ from server.domain.bulk_import import IMPORT_INCOMPLETE
 from server.domain.errors import InvalidArgument
 from server.domain.inputs import ImportBatch, MessageInput
 from server.domain.memory import MemoryManager
-from tests.domain.conftest import TENANT
+from server.domain.models import AppendResult, NewMessage
+from server.domain.ports.store import Store
+from tests.domain.conftest import LIMITS, TENANT, WINDOW, WordCounter
 
 
 def archived(n: int) -> MessageInput:
@@ -66,3 +69,26 @@ async def test_a_stream_that_changes_session_is_refused(memory: MemoryManager) -
 async def test_an_empty_stream_must_name_a_session(memory: MemoryManager) -> None:
     with pytest.raises(InvalidArgument, match="session_id"):
         await memory.import_messages(TENANT, stream())
+
+
+async def test_store_writes_are_bounded_by_count_and_by_bytes(store: Store) -> None:
+    """An append holds ``write_batch`` messages, fewer once their contents reach ``write_bytes``."""
+    appended: list[int] = []
+    append_messages = store.append_messages
+
+    async def counted(
+        session_id: str, messages: Sequence[NewMessage], now: datetime
+    ) -> AppendResult:
+        appended.append(len(messages))
+        return await append_messages(session_id, messages, now)
+
+    memory = MemoryManager(
+        store, WordCounter(), LIMITS, WINDOW, import_write_batch=4, import_write_bytes=100
+    )
+    store.append_messages = counted  # type: ignore[method-assign]
+    small = [archived(n) for n in range(1, 11)]  # 16-17 bytes each
+    large = [MessageInput(role_type="user", content="é" * 30) for _ in range(5)]  # 60 bytes each
+    report = await memory.import_messages(TENANT, stream(*batches("s1", small + large, 6)))
+    assert report.stored == 15
+    # By count: 4 small, 4 small, 2 small and 2 large; by bytes: 2 large (120 bytes).
+    assert appended == [4, 4, 4, 2, 1]
