@@ -201,17 +201,17 @@ class SummaryWorker:
             # its compare-and-set, and the session is looked at again.
             while plan is not None:
                 imported = session_id in self._imported
-                # An imported history's chunks wait for a pause in the calls, and take
+                # An imported history's chunks wait for a pause in the calls, then take
                 # turns with other background steps (``CallLoad``).
-                async with self._load.background_turn if imported else _no_turn:
-                    if imported:
-                        await self._load.pause(lambda: self._last_append)
-                    async with self._slots:
-                        if not await self._lease.take(session_id):  # renewed when due
-                            return False
-                        started = time.monotonic()
-                        fold = await self._folder.fold_chunk(session_id, plan)
-                        busy = time.monotonic() - started
+                if imported:
+                    await self._load.pause(lambda: self._last_append)
+                turn = self._load.background_turn if imported else _no_turn
+                async with turn, self._slots:
+                    if not await self._lease.take(session_id):  # renewed when due
+                        return False
+                    started = time.monotonic()
+                    fold = await self._folder.fold_chunk(session_id, plan)
+                    busy = time.monotonic() - started
                 await self._succeeded(session_id)
                 if fold is None:
                     log.info("summary of %s moved under us; starting over", session_id)

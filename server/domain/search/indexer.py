@@ -224,12 +224,13 @@ class SearchIndexer:
                 return False
             try:
                 while self._behind(await self._state(session_id), embed):
-                    # Calls go first, and background steps take turns (``CallLoad``).
+                    limit = self._batch
+                    # Calls go first (``CallLoad.pause``); beside them, small steps.
+                    if patient and not await self._load.pause(lambda: self._last_append):
+                        limit = min(limit, BUSY_BATCH)
+                    # Background steps take turns (``CallLoad.background_turn``); their
+                    # waits for a pause above overlap.
                     async with self._load.background_turn if patient else _no_turn:
-                        limit = self._batch
-                        # Beside calls (no pause came), small steps.
-                        if patient and not await self._load.pause(lambda: self._last_append):
-                            limit = min(limit, BUSY_BATCH)
                         if not await self._lease.take(session_id):
                             return False
                         started = time.monotonic()
