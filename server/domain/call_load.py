@@ -36,7 +36,9 @@ class CallLoad:
         self.calls = 0
         self._streamed_at = -math.inf  # monotonic
         self._ended_at = -math.inf  # monotonic
-        # Background steps that wait for a pause run one at a time: an import of many
+        # Background steps that wait for a pause run one at a time (each waits for the
+        # pause before its turn, so that the waits overlap, and looks again once its
+        # turn comes, within the same patience): an import of many
         # sessions would otherwise have a step of each run side by side, each holding
         # its batch in memory and each querying the store. On FerretDB v1, where a
         # query scans its whole collection, side-by-side scans each took as long as
@@ -67,10 +69,11 @@ class CallLoad:
         response (a stream that waits for new messages is quiet)."""
         return 0.0 if self.calls else now - self._streamed_at
 
-    async def pause(self, last_append: Callable[[], float]) -> bool:
+    async def pause(self, last_append: Callable[[], float], until: float | None = None) -> bool:
         """Returns once no append (``last_append()``, monotonic) and no call came for
-        ``QUIET`` seconds (True), or after ``PATIENCE`` (False: calls go on)."""
-        give_up = time.monotonic() + PATIENCE
+        ``QUIET`` seconds (True), or after ``PATIENCE`` (False: calls go on); or at the
+        monotonic time ``until`` instead, at once if it has passed."""
+        give_up = time.monotonic() + PATIENCE if until is None else until
         while True:
             now = time.monotonic()
             quiet = min(now - last_append(), self.quiet_for(now))

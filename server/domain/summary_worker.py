@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from server.domain.call_load import CallLoad
+from server.domain.call_load import PATIENCE, CallLoad
 from server.domain.clock import Clock, utc_now
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import SummarizerError
@@ -116,6 +116,9 @@ class SummaryWorker:
         self._imported: set[str] = set()
         self._last_append = 0.0  # monotonic
 
+    def _appended_at(self) -> float:
+        return self._last_append
+
     def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
         """Messages were appended up to ``last_sequence``: fold in the background if needed."""
         if self._closed or last_sequence <= self._window:
@@ -201,17 +204,21 @@ class SummaryWorker:
             # its compare-and-set, and the session is looked at again.
             while plan is not None:
                 imported = session_id in self._imported
-                # An imported history's chunks wait for a pause in the calls, then take
-                # turns with other background steps (``CallLoad``).
+                # An imported history's chunks wait for a pause in the calls and take
+                # turns with other background steps; the wait overlaps the other steps',
+                # and is checked again once the turn comes (``CallLoad``).
+                patience = time.monotonic() + PATIENCE
                 if imported:
-                    await self._load.pause(lambda: self._last_append)
-                turn = self._load.background_turn if imported else _no_turn
-                async with turn, self._slots:
-                    if not await self._lease.take(session_id):  # renewed when due
-                        return False
-                    started = time.monotonic()
-                    fold = await self._folder.fold_chunk(session_id, plan)
-                    busy = time.monotonic() - started
+                    await self._load.pause(self._appended_at, patience)
+                async with self._load.background_turn if imported else _no_turn:
+                    if imported:
+                        await self._load.pause(self._appended_at, patience)
+                    async with self._slots:
+                        if not await self._lease.take(session_id):  # renewed when due
+                            return False
+                        started = time.monotonic()
+                        fold = await self._folder.fold_chunk(session_id, plan)
+                        busy = time.monotonic() - started
                 await self._succeeded(session_id)
                 if fold is None:
                     log.info("summary of %s moved under us; starting over", session_id)

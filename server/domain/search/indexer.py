@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 
 from server.domain.bounded_reads import read_span
-from server.domain.call_load import CallLoad
+from server.domain.call_load import PATIENCE, CallLoad
 from server.domain.clock import Clock, utc_now
 from server.domain.models import Message
 from server.domain.ports.embedder import Embedder, EmbedderError
@@ -111,6 +111,9 @@ class SearchIndexer:
         self._resume_task: asyncio.Task[None] | None = None
         self._closed = False
         self._last_append = 0.0  # monotonic
+
+    def _appended_at(self) -> float:
+        return self._last_append
 
     def appended(self, session_id: str, last_sequence: int, *, imported: bool = False) -> None:
         """Messages were appended: index them in the background (always after calls)."""
@@ -224,13 +227,17 @@ class SearchIndexer:
                 return False
             try:
                 while self._behind(await self._state(session_id), embed):
-                    limit = self._batch
-                    # Calls go first (``CallLoad.pause``); beside them, small steps.
-                    if patient and not await self._load.pause(lambda: self._last_append):
-                        limit = min(limit, BUSY_BATCH)
-                    # Background steps take turns (``CallLoad.background_turn``); their
-                    # waits for a pause above overlap.
+                    # Calls go first (``CallLoad.pause``), and background steps take turns
+                    # (``CallLoad.background_turn``): the wait for a pause overlaps the
+                    # other steps', and is checked again once the turn comes.
+                    patience = time.monotonic() + PATIENCE
+                    if patient:
+                        await self._load.pause(self._appended_at, patience)
                     async with self._load.background_turn if patient else _no_turn:
+                        limit = self._batch
+                        # Beside calls (no pause came), small steps.
+                        if patient and not await self._load.pause(self._appended_at, patience):
+                            limit = min(limit, BUSY_BATCH)
                         if not await self._lease.take(session_id):
                             return False
                         started = time.monotonic()
