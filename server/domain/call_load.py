@@ -6,9 +6,10 @@ turns."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 __all__ = ["ALONE_AFTER", "PATIENCE", "QUIET", "CallLoad"]
 
@@ -83,3 +84,19 @@ class CallLoad:
             if wait <= 0:
                 return False
             await asyncio.sleep(wait)
+
+    @contextlib.asynccontextmanager
+    async def background_step(
+        self, last_append: Callable[[], float], *, wait: bool = True
+    ) -> AsyncIterator[bool]:
+        """Runs a background step in its turn, after a pause: waits for the pause (beside
+        other steps' waits), then for the turn, and looks again within the same
+        patience, so that a call arriving meanwhile goes first. Yields whether the
+        calls paused. ``wait=False``: at once, without a turn, as if they had."""
+        if not wait:
+            yield True
+            return
+        until = time.monotonic() + PATIENCE
+        await self.pause(last_append, until)
+        async with self.background_turn:
+            yield await self.pause(last_append, until)

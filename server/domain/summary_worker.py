@@ -12,13 +12,12 @@ a process that died is found again at start-up (``resume``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from dataclasses import dataclass
 
-from server.domain.call_load import PATIENCE, CallLoad
+from server.domain.call_load import CallLoad
 from server.domain.clock import Clock, utc_now
 from server.domain.ports.store import Store
 from server.domain.ports.summarizer import SummarizerError
@@ -39,8 +38,6 @@ log = logging.getLogger("memoria.summary")
 
 # Sessions whose summary's coverage the worker remembers (a few MB at most).
 _COVERED_ENTRIES = 65_536
-
-_no_turn = contextlib.nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,20 +202,14 @@ class SummaryWorker:
             while plan is not None:
                 imported = session_id in self._imported
                 # An imported history's chunks wait for a pause in the calls and take
-                # turns with other background steps; the wait overlaps the other steps',
-                # and is checked again once the turn comes (``CallLoad``).
-                patience = time.monotonic() + PATIENCE
-                if imported:
-                    await self._load.pause(self._appended_at, patience)
-                async with self._load.background_turn if imported else _no_turn:
-                    if imported:
-                        await self._load.pause(self._appended_at, patience)
-                    async with self._slots:
-                        if not await self._lease.take(session_id):  # renewed when due
-                            return False
-                        started = time.monotonic()
-                        fold = await self._folder.fold_chunk(session_id, plan)
-                        busy = time.monotonic() - started
+                # turns with other background steps (``CallLoad``).
+                step = self._load.background_step(self._appended_at, wait=imported)
+                async with step, self._slots:
+                    if not await self._lease.take(session_id):  # renewed when due
+                        return False
+                    started = time.monotonic()
+                    fold = await self._folder.fold_chunk(session_id, plan)
+                    busy = time.monotonic() - started
                 await self._succeeded(session_id)
                 if fold is None:
                     log.info("summary of %s moved under us; starting over", session_id)

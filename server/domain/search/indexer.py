@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 
 from server.domain.bounded_reads import read_span
-from server.domain.call_load import PATIENCE, CallLoad
+from server.domain.call_load import CallLoad
 from server.domain.clock import Clock, utc_now
 from server.domain.models import Message
 from server.domain.ports.embedder import Embedder, EmbedderError
@@ -66,9 +66,6 @@ DEFAULT_BATCH = 5000
 # messages to be analyzed, embedded and written.
 BUSY_BATCH = 500
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
-
-
-_no_turn = contextlib.nullcontext()
 
 
 class SearchIndexer:
@@ -227,17 +224,11 @@ class SearchIndexer:
                 return False
             try:
                 while self._behind(await self._state(session_id), embed):
-                    # Calls go first (``CallLoad.pause``), and background steps take turns
-                    # (``CallLoad.background_turn``): the wait for a pause overlaps the
-                    # other steps', and is checked again once the turn comes.
-                    patience = time.monotonic() + PATIENCE
-                    if patient:
-                        await self._load.pause(self._appended_at, patience)
-                    async with self._load.background_turn if patient else _no_turn:
-                        limit = self._batch
+                    # Calls go first, and background steps take turns (``CallLoad``).
+                    step = self._load.background_step(self._appended_at, wait=patient)
+                    async with step as paused:
                         # Beside calls (no pause came), small steps.
-                        if patient and not await self._load.pause(self._appended_at, patience):
-                            limit = min(limit, BUSY_BATCH)
+                        limit = self._batch if paused else min(self._batch, BUSY_BATCH)
                         if not await self._lease.take(session_id):
                             return False
                         started = time.monotonic()
