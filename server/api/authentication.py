@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import grpc
-
 from server.api.caller import set_caller
+from server.api.decoding import Behavior, Context
 from server.api.reflection import REFLECTION_V1, REFLECTION_V1ALPHA
 from server.domain.caller import Caller
-from server.domain.errors import MemoriaError
 
-__all__ = ["OPEN_SERVICES", "Authenticate", "Authentication"]
+__all__ = ["OPEN_SERVICES", "Authenticate", "authenticated"]
 
 # Load balancers and tools probe these without credentials.
 OPEN_SERVICES = frozenset({"grpc.health.v1.Health", REFLECTION_V1, REFLECTION_V1ALPHA})
@@ -20,54 +19,30 @@ OPEN_SERVICES = frozenset({"grpc.health.v1.Health", REFLECTION_V1, REFLECTION_V1
 Authenticate = Callable[[str | None], Awaitable[Caller]]
 
 
-class Authentication(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Hands the ``authorization`` metadata to ``authenticate`` and makes the caller it
-    returns the RPC's ``current_caller()``. A refusal (a ``MemoriaError``:
-    ``Unauthenticated``, or ``Unavailable`` when the keys cannot be read) replaces the
-    handler with one that raises it, for ``CallBoundary`` to turn into a status."""
+def authenticated(behavior: Behavior, authenticate: Authenticate) -> Behavior:
+    """``behavior`` run only once ``authenticate`` has turned the call's
+    ``authorization`` metadata into the caller, which becomes the RPC's
+    ``current_caller()``. A refusal (a ``MemoriaError``: ``Unauthenticated``, or
+    ``Unavailable`` when the keys cannot be read) is raised before ``behavior``
+    reads the request, for the call boundary to turn into a status."""
+    if inspect.isasyncgenfunction(behavior):
 
-    def __init__(self, authenticate: Authenticate) -> None:
-        self._authenticate = authenticate
+        async def generator(request: Any, context: Context) -> AsyncIterator[Any]:
+            set_caller(await authenticate(_authorization(context)))
+            async for response in behavior(request, context):
+                yield response
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        service = handler_call_details.method.lstrip("/").partition("/")[0]
-        if service in OPEN_SERVICES:
-            return await continuation(handler_call_details)
-        try:
-            caller = await self._authenticate(_authorization(handler_call_details))
-        except MemoriaError as error:
-            handler = await continuation(handler_call_details)
-            return None if handler is None else _refusing(handler, error)
-        set_caller(caller)  # this RPC's task runs the handler next, in the same context
-        return await continuation(handler_call_details)
+        return generator
+
+    async def call(request: Any, context: Context) -> Any:
+        set_caller(await authenticate(_authorization(context)))
+        return await behavior(request, context)
+
+    return call
 
 
-def _authorization(details: grpc.HandlerCallDetails) -> str | None:
-    for key, value in details.invocation_metadata or ():
+def _authorization(context: Context) -> str | None:
+    for key, value in context.invocation_metadata() or ():
         if key == "authorization":
             return value if isinstance(value, str) else None
     return None
-
-
-def _refusing(handler: Any, error: MemoriaError) -> Any:
-    """A handler of the same kind as ``handler`` that raises ``error``."""
-
-    async def refuse(request: Any, context: Any) -> Any:
-        raise error
-
-    async def refuse_stream(request: Any, context: Any) -> AsyncIterator[Any]:
-        raise error
-        yield  # an async generator, as streaming handlers are
-
-    codecs = (handler.request_deserializer, handler.response_serializer)
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(refuse, *codecs)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(refuse, *codecs)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(refuse_stream, *codecs)
-    return grpc.stream_stream_rpc_method_handler(refuse_stream, *codecs)

@@ -1,6 +1,6 @@
 """The caller of the RPC being served, for the servicers.
 
-``Authentication`` (``authentication.py``) sets it before the handler runs; each
+The call boundary (``boundary.py``) sets it before the handler runs; each
 RPC runs in its own asyncio task, so its value never leaks into another call.
 """
 
@@ -21,7 +21,9 @@ def current_caller() -> Caller:
     call that skipped authentication can never act as some tenant."""
     caller = _caller.get()
     if caller is None:
-        raise LookupError("no authenticated caller: the Authentication interceptor did not run")
+        raise LookupError(
+            "no authenticated caller: the call boundary did not authenticate this call"
+        )
     return caller
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -16,9 +15,9 @@ from memoria.v1 import (
     user_service_pb2_grpc,
 )
 
-from server.api.authentication import Authenticate, Authentication
+from server.api.authentication import Authenticate
+from server.api.boundary import CallBoundary
 from server.api.health import StoreHealth
-from server.api.interceptors import CallBoundary
 from server.api.memory_servicer import MemoryServicer
 from server.api.reflection import enable_reflection
 from server.api.session_servicer import SessionServicer
@@ -56,8 +55,6 @@ def create_grpc_server(
     (health and reflection excepted); ``load`` counts the calls in progress.
     """
     server = grpc.aio.server(
-        # CallBoundary first: it logs and maps the refusals of Authentication too.
-        interceptors=[CallBoundary(load), Authentication(authenticate)],
         options=[
             # Requests only: responses are bounded by the domain's response budget,
             # and reflection and health must never be cut by a request limit.
@@ -68,7 +65,8 @@ def create_grpc_server(
             ("grpc.so_reuseport", 1 if share_port else 0),
         ],
     )
-    registrar = cast(grpc.Server, _GenericHandlersOnly(server))
+    # Every service goes through the boundary, which the generated code takes for a server.
+    registrar = cast(grpc.Server, CallBoundary(server, authenticate, load))
     memory_service_pb2_grpc.add_MemoryServiceServicer_to_server(
         MemoryServicer(memory, search), registrar
     )
@@ -78,29 +76,6 @@ def create_grpc_server(
     user_service_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(users), registrar)
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, registrar)
     enable_reflection(
-        server, [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+        registrar, [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     )
     return server
-
-
-class _GenericHandlersOnly:
-    """Registers the generated code's generic handlers, not its "registered methods".
-
-    For each registered method, grpc.aio keeps a call request pending and waits on
-    all of them with ``asyncio.wait`` for every call it accepts: with Memoria's ~22
-    methods that is ~22 callbacks added and removed per call, ~5 % of the event
-    loop's time under load. A generic handler is a dictionary lookup by method name.
-    """
-
-    def __init__(self, server: grpc.aio.Server) -> None:
-        self._server = server
-
-    def add_generic_rpc_handlers(
-        self, handlers: Sequence[grpc.GenericRpcHandler[Any, Any]]
-    ) -> None:
-        self._server.add_generic_rpc_handlers(handlers)
-
-    def add_registered_method_handlers(
-        self, service_name: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
-    ) -> None:
-        """Left out: each method is served by the generic handler just registered."""

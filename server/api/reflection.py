@@ -35,7 +35,7 @@ REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 REFLECTION_V1ALPHA = reflection.SERVICE_NAME
 
 
-def enable_reflection(server: grpc.aio.Server, service_names: Sequence[str]) -> None:
+def enable_reflection(server: grpc.Server, service_names: Sequence[str]) -> None:
     """Serves reflection v1 and v1alpha for ``service_names`` and themselves."""
     _add_reflection_v1_file()
     # ``aio`` is public (in the module's __all__) but missing from its type stubs.

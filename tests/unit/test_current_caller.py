@@ -1,4 +1,4 @@
-"""current_caller() inside handlers of every kind, as the Authentication interceptor sets it."""
+"""current_caller() inside handlers of every kind, as the call boundary sets it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 import grpc
 import pytest
 
-from server.api.authentication import Authentication
+from server.api.boundary import CallBoundary
 from server.api.caller import current_caller
-from server.api.interceptors import CallBoundary
 from server.domain.caller import Caller
 from server.domain.errors import Unauthenticated
 
@@ -38,13 +37,14 @@ async def client_stream(requests: AsyncIterator[bytes], context: Any) -> bytes:
 
 @pytest.fixture
 async def channel() -> AsyncIterator[grpc.aio.Channel]:
-    server = grpc.aio.server(interceptors=[CallBoundary(), Authentication(authenticate)])
+    server = grpc.aio.server()
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
         "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
     }
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Who", handlers)])
+    boundary = CallBoundary(server, authenticate)
+    boundary.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Who", handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as opened:
