@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,8 +43,8 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Candidate lines whose token counts (and summary lines whose sentences) are kept
 # (a few MB at most).
 _KNOWN_LINES = 20_000
-# Folds of at most this much text (summary and messages) are scored on the event loop.
-_INLINE_CHARACTERS = 8 * 1024
+# Scoring yields to the event loop once it has run this long (seconds).
+_SLICE_SECONDS = 0.0002
 # Previous-summary sentences stand for a longer history than one new message.
 _PREVIOUS_WEIGHT = 2
 
@@ -79,24 +80,21 @@ class ExtractiveSummarizer:
         return "extractive"
 
     async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
-        # The scoring is pure Python. A large fold (tens of ms for a 4,000-token chunk)
-        # runs off the event loop so that RPCs are not held up for all of it; a small
-        # one (the usual fold of half a window, well under a millisecond) runs on it,
-        # cheaper than the two thread hand-offs it would wait for.
-        size = len(previous) + sum(len(message.content) for message in messages)
-        inline = size <= _INLINE_CHARACTERS
-        units = (
-            self._units(previous, messages)
-            if inline
-            else await asyncio.to_thread(self._units, previous, messages)
-        )
+        # The scoring is pure Python, run on the event loop a slice at a time: a fold
+        # (about a millisecond for 30 messages, tens for a 4,000-token chunk) yields to
+        # the calls every _SLICE_SECONDS. grpc.aio accepts the next call only between
+        # two turns of the loop, so one long turn holds up every call waiting to
+        # start; and a thread would not help, as it would hold the GIL for up to 5 ms
+        # at a time.
+        pace = _Pace()
+        units = await self._units(previous, messages, pace)
         if not units:
             return previous
         counts = await self._line_tokens([_line(u.speaker, u.text) for u in units])
         for unit, count in zip(units, counts, strict=True):
             unit.tokens = count
         await self._shorten_long_sentences(units)
-        chosen = self._select(units) if inline else await asyncio.to_thread(self._select, units)
+        chosen = await self._select(units, pace)
         summary = _render(chosen)
         # Lines joined by the renderer cost a little less than counted, never more,
         # except for rare merges at boundaries: check and drop the weakest if needed.
@@ -114,7 +112,7 @@ class ExtractiveSummarizer:
             known.update(zip(new, await self._tokens.count(new), strict=True))
         return [known[line] for line in lines]
 
-    def _units(self, previous: str, messages: Sequence[Message]) -> list[_Unit]:
+    async def _units(self, previous: str, messages: Sequence[Message], pace: _Pace) -> list[_Unit]:
         units: list[_Unit] = []
         seen: set[tuple[str, str]] = set()
 
@@ -131,6 +129,7 @@ class ExtractiveSummarizer:
             add(who, self._summary_sentences(text), _PREVIOUS_WEIGHT)
         for message in messages:
             add(" ".join(message.speaker.split()), _sentences(message.content), 1)
+            await pace.step()
         return units
 
     def _summary_sentences(self, text: str) -> list[_Sentence]:
@@ -156,7 +155,7 @@ class ExtractiveSummarizer:
             for unit, count in zip(long_units, counts, strict=True):
                 unit.tokens = count
 
-    def _select(self, units: list[_Unit]) -> list[_Unit]:
+    async def _select(self, units: list[_Unit], pace: _Pace) -> list[_Unit]:
         """The chosen units, best first."""
         frequency: Counter[str] = Counter()
         for unit in units:
@@ -175,6 +174,7 @@ class ExtractiveSummarizer:
         chosen: list[_Unit] = []
         used = 0
         while bounds:
+            await pace.step()
             _, position, best = heapq.heappop(bounds)
             if used + best.tokens > self._budget:
                 continue  # it would not fit when its turn came either: ``used`` only grows
@@ -187,6 +187,21 @@ class ExtractiveSummarizer:
             for word in set(best.words):
                 probability[word] *= probability[word]
         return chosen
+
+
+class _Pace:
+    """Yields to the event loop at a ``step`` once _SLICE_SECONDS have passed since the
+    last yield (or since it was made)."""
+
+    __slots__ = ("_until",)
+
+    def __init__(self) -> None:
+        self._until = time.perf_counter() + _SLICE_SECONDS
+
+    async def step(self) -> None:
+        if time.perf_counter() >= self._until:
+            await asyncio.sleep(0)
+            self._until = time.perf_counter() + _SLICE_SECONDS
 
 
 def _sentences(text: str) -> list[_Sentence]:
