@@ -13,15 +13,14 @@ next fold, and old sentences compete with new ones instead of piling up.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import re
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server.domain.models import Message
+from server.domain.pacing import Pace
 from server.domain.ports.token_counter import TokenCounter
 
 __all__ = ["ExtractiveSummarizer"]
@@ -43,8 +42,6 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Candidate lines whose token counts (and summary lines whose sentences) are kept
 # (a few MB at most).
 _KNOWN_LINES = 20_000
-# Scoring yields to the event loop once it has run this long (seconds).
-_SLICE_SECONDS = 0.0002
 # Previous-summary sentences stand for a longer history than one new message.
 _PREVIOUS_WEIGHT = 2
 
@@ -80,13 +77,10 @@ class ExtractiveSummarizer:
         return "extractive"
 
     async def summarize(self, previous: str, messages: Sequence[Message]) -> str:
-        # The scoring is pure Python, run on the event loop a slice at a time: a fold
-        # (about a millisecond for 30 messages, tens for a 4,000-token chunk) yields to
-        # the calls every _SLICE_SECONDS. grpc.aio accepts the next call only between
-        # two turns of the loop, so one long turn holds up every call waiting to
-        # start; and a thread would not help, as it would hold the GIL for up to 5 ms
-        # at a time.
-        pace = _Pace()
+        # The scoring is pure Python, run on the event loop a slice at a time
+        # (``Pace``): a fold takes about a millisecond for 30 messages, tens for a
+        # 4,000-token chunk.
+        pace = Pace()
         units = await self._units(previous, messages, pace)
         if not units:
             return previous
@@ -112,7 +106,7 @@ class ExtractiveSummarizer:
             known.update(zip(new, await self._tokens.count(new), strict=True))
         return [known[line] for line in lines]
 
-    async def _units(self, previous: str, messages: Sequence[Message], pace: _Pace) -> list[_Unit]:
+    async def _units(self, previous: str, messages: Sequence[Message], pace: Pace) -> list[_Unit]:
         units: list[_Unit] = []
         seen: set[tuple[str, str]] = set()
 
@@ -155,7 +149,7 @@ class ExtractiveSummarizer:
             for unit, count in zip(long_units, counts, strict=True):
                 unit.tokens = count
 
-    async def _select(self, units: list[_Unit], pace: _Pace) -> list[_Unit]:
+    async def _select(self, units: list[_Unit], pace: Pace) -> list[_Unit]:
         """The chosen units, best first."""
         frequency: Counter[str] = Counter()
         for unit in units:
@@ -187,21 +181,6 @@ class ExtractiveSummarizer:
             for word in set(best.words):
                 probability[word] *= probability[word]
         return chosen
-
-
-class _Pace:
-    """Yields to the event loop at a ``step`` once _SLICE_SECONDS have passed since the
-    last yield (or since it was made)."""
-
-    __slots__ = ("_until",)
-
-    def __init__(self) -> None:
-        self._until = time.perf_counter() + _SLICE_SECONDS
-
-    async def step(self) -> None:
-        if time.perf_counter() >= self._until:
-            await asyncio.sleep(0)
-            self._until = time.perf_counter() + _SLICE_SECONDS
 
 
 def _sentences(text: str) -> list[_Sentence]:
