@@ -30,6 +30,7 @@ and ordinary keys are stored as they are.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from bson import ObjectId
@@ -45,6 +46,7 @@ __all__ = [
     "escape_key",
     "message_document",
     "message_from_document",
+    "messages_from_documents",
     "metadata_document",
     "metadata_from_document",
     "new_session_fields",
@@ -185,8 +187,7 @@ def message_document(session_id: str, message: Message) -> Document:
     }
 
 
-@decodes("message")
-def message_from_document(document: Document) -> Message:
+def _message(document: Document) -> Message:
     return Message(
         uuid=document["uuid"],
         sequence=document["sequence"],
@@ -197,6 +198,15 @@ def message_from_document(document: Document) -> Message:
         token_count=document["token_count"],
         created_at=from_micros(document["created_us"]),
     )
+
+
+message_from_document = decodes("message")(_message)
+
+
+@decodes("message")
+def messages_from_documents(documents: Iterable[Document]) -> list[Message]:
+    """Many documents under one guard: one wrapped call for a page, not one per document."""
+    return [_message(document) for document in documents]
 
 
 def summary_document(session_id: str, summary: Summary) -> Document:

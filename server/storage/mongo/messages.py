@@ -14,6 +14,7 @@ from server.domain.models import JsonObject, Message
 from server.storage.mongo.documents import (
     Document,
     message_from_document,
+    messages_from_documents,
     metadata_document,
 )
 from server.storage.mongo.schema import Collections
@@ -60,7 +61,7 @@ async def in_existing_session(
     if not exists:
         return None
     assert isinstance(documents, list)
-    return [message_from_document(document) for document in documents]
+    return messages_from_documents(documents)
 
 
 async def recent_messages(

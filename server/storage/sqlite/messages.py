@@ -17,6 +17,7 @@ from server.storage.sqlite.rows import (
     dump_json,
     message_from_row,
     message_to_row,
+    messages_from_rows,
     messages_where,
 )
 from server.storage.sqlite.search import delete_vector_pages
@@ -154,7 +155,7 @@ def recent_messages(
         " ORDER BY sequence DESC LIMIT ?",
         (session_id, limit),
     )
-    return None if rows is None else [message_from_row(row) for row in reversed(rows)]
+    return None if rows is None else messages_from_rows(reversed(rows))
 
 
 def list_messages(
@@ -167,7 +168,7 @@ def list_messages(
         " ORDER BY sequence LIMIT ?",
         (session_id, after_sequence, limit),
     )
-    return None if rows is None else [message_from_row(row) for row in rows]
+    return None if rows is None else messages_from_rows(rows)
 
 
 def get_message(connection: sqlite3.Connection, session_id: str, uuid: str) -> Message | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ __all__ = [
     "load_json",
     "message_from_row",
     "message_to_row",
+    "messages_from_rows",
     "messages_where",
     "session_from_row",
     "summary_from_row",
@@ -84,8 +85,7 @@ def user_from_row(row: tuple[Any, ...]) -> User:
     )
 
 
-@decodes("message")
-def message_from_row(row: tuple[Any, ...]) -> Message:
+def _message(row: tuple[Any, ...]) -> Message:
     _, sequence, uuid, role, role_type, content, metadata, token_count, created_at = row
     return Message(
         uuid=uuid,
@@ -97,6 +97,15 @@ def message_from_row(row: tuple[Any, ...]) -> Message:
         token_count=token_count,
         created_at=from_micros(created_at),
     )
+
+
+message_from_row = decodes("message")(_message)
+
+
+@decodes("message")
+def messages_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[Message]:
+    """Many rows under one guard: one wrapped call for a page, not one per row."""
+    return [_message(row) for row in rows]
 
 
 def message_to_row(session_id: str, message: Message) -> tuple[Any, ...]:
@@ -170,5 +179,5 @@ def messages_where(
             f" WHERE session_id = ? AND {column} IN ({', '.join('?' * len(chunk))})",
             (session_id, *chunk),
         )
-        found.extend(map(message_from_row, rows))
+        found += messages_from_rows(rows)
     return found
