@@ -70,17 +70,16 @@ class CallLoad:
         response (a stream that waits for new messages is quiet)."""
         return 0.0 if self.calls else now - self._streamed_at
 
-    async def pause(self, last_append: Callable[[], float], until: float | None = None) -> bool:
+    async def pause(self, last_append: Callable[[], float], until: float) -> bool:
         """Returns once no append (``last_append()``, monotonic) and no call came for
-        ``QUIET`` seconds (True), or after ``PATIENCE`` (False: calls go on); or at the
-        monotonic time ``until`` instead, at once if it has passed."""
-        give_up = time.monotonic() + PATIENCE if until is None else until
+        ``QUIET`` seconds (True), or at the monotonic time ``until`` (False: calls go
+        on), at once if it has passed."""
         while True:
             now = time.monotonic()
             quiet = min(now - last_append(), self.quiet_for(now))
             if quiet >= QUIET:
                 return True
-            wait = min(QUIET - quiet, give_up - now)
+            wait = min(QUIET - quiet, until - now)
             if wait <= 0:
                 return False
             await asyncio.sleep(wait)
