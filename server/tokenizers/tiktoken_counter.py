@@ -7,17 +7,19 @@ from collections.abc import Sequence
 
 import tiktoken
 
+from server.domain.pacing import Pace
+from server.tokenizers.ascii_pieces import AsciiPieceCounter
+
 __all__ = ["TiktokenCounter"]
 
-# Where tokens are counted. tiktoken releases the GIL inside each encode call,
-# so a counting thread must take the GIL back after every text: while the event
-# loop is busy (e.g. receiving an import), each take waits for the loop's switch
-# interval. Measured here: 7 us per 200-byte text alone, 580 us beside a busy
-# Python thread. So many small texts (imports, tiktoken's encode_ordinary_batch
-# included) are counted on the loop, a slice of at most _SLICE_CHARACTERS at a
-# time with a yield between slices; a single large text (one GIL hand-off for
-# much work) goes to a thread.
-_SLICE_CHARACTERS = 32 * 1024
+# Where tokens are counted. Short ASCII texts (most messages) are counted on the
+# event loop holding the GIL (``ascii_pieces``). Other texts go to tiktoken's
+# encode, which releases the GIL inside: a counting thread would then have to take
+# it back after every text, waiting for the loop's switch interval while the loop
+# is busy (7 us per 200-byte text alone, 580 us beside a busy Python thread). So
+# they are counted on the loop too, yielding between texts (``Pace``), except a
+# single large text (one GIL hand-off for much work), which goes to a thread.
+_THREAD_CHARACTERS = 32 * 1024
 
 
 class TiktokenCounter:
@@ -25,6 +27,7 @@ class TiktokenCounter:
 
     def __init__(self, encoding: tiktoken.Encoding) -> None:
         self._encoding = encoding
+        self._ascii = AsciiPieceCounter(encoding)
 
     @property
     def encoding_name(self) -> str:
@@ -32,23 +35,16 @@ class TiktokenCounter:
 
     async def count(self, texts: Sequence[str]) -> list[int]:
         counts: list[int] = []
+        count_ascii = self._ascii.count
         encode = self._encoding.encode_ordinary
-        start, characters = 0, 0
-        for index, text in enumerate(texts):
-            size = len(text)
-            if size > _SLICE_CHARACTERS:
-                counts += self._count(texts[start:index])
-                counts.append(len(await asyncio.to_thread(encode, text)))
-                start, characters = index + 1, 0
-            elif characters + size > _SLICE_CHARACTERS:
-                counts += self._count(texts[start:index])
-                await asyncio.sleep(0)  # let other calls run between slices
-                start, characters = index, size
-            else:
-                characters += size
-        counts += self._count(texts[start:])
+        pace = Pace()
+        for text in texts:
+            tokens = count_ascii(text)
+            if tokens is None:
+                if len(text) > _THREAD_CHARACTERS:
+                    tokens = len(await asyncio.to_thread(encode, text))
+                else:
+                    tokens = len(encode(text))
+            counts.append(tokens)
+            await pace.step()
         return counts
-
-    def _count(self, texts: Sequence[str]) -> list[int]:
-        encode = self._encoding.encode_ordinary
-        return [len(encode(text)) for text in texts]
