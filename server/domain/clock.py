@@ -21,4 +21,6 @@ def to_micros(moment: datetime) -> int:
 
 
 def from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
+    # Positional: timedelta's keyword path costs twice as much, and this runs for
+    # every message a store read decodes.
+    return _EPOCH + timedelta(0, 0, micros)
