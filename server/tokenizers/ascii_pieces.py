@@ -67,34 +67,27 @@ class AsciiPieceCounter:
 
     def __init__(self, encoding: tiktoken.Encoding) -> None:
         patterns = _PATTERNS.get(encoding.name)
-        encode_piece: Callable[[bytes], list[int]] | None = getattr(
-            getattr(encoding, "_core_bpe", None), "encode_single_piece", None
-        )
-        self._split: Callable[[str], list[str]] | None = None
-        if (
-            patterns is not None
-            and getattr(encoding, "_pat_str", None) == patterns[0]
-            and encode_piece is not None
-        ):
-            self._split = re.compile(patterns[1], re.ASCII).findall
-        self._encode_piece = encode_piece
+        encode_piece = getattr(getattr(encoding, "_core_bpe", None), "encode_single_piece", None)
+        # How to split a text, and to encode a piece; None when inactive.
+        self._pieces: tuple[Callable[[str], list[str]], Callable[[bytes], list[int]]] | None = None
+        if patterns and getattr(encoding, "_pat_str", None) == patterns[0] and encode_piece:
+            self._pieces = (re.compile(patterns[1], re.ASCII).findall, encode_piece)
         self._known: dict[str, int] = {}
 
     @property
     def active(self) -> bool:
-        return self._split is not None
+        return self._pieces is not None
 
     def count(self, text: str) -> int | None:
-        split = self._split
-        if split is None or len(text) > MAX_CHARACTERS or not text.isascii():
+        if self._pieces is None or len(text) > MAX_CHARACTERS or not text.isascii():
             return None
+        split, encode_piece = self._pieces
         known = self._known
         total = 0
         for piece in split(text):
             tokens = known.get(piece)
             if tokens is None:
-                assert self._encode_piece is not None
-                tokens = len(self._encode_piece(piece.encode("ascii")))
+                tokens = len(encode_piece(piece.encode("ascii")))
                 if len(known) >= _KNOWN_PIECES:
                     known.clear()
                 known[piece] = tokens

@@ -12,18 +12,17 @@ from server.tokenizers.ascii_pieces import AsciiPieceCounter
 
 __all__ = ["TiktokenCounter"]
 
-# Where tokens are counted. The texts of a call that brings a few (AddMemory's) are
-# counted on the event loop, short ASCII ones holding the GIL (``ascii_pieces``).
-# Texts that tiktoken encodes release the GIL inside. A counting thread would have
-# to take it back after every text, waiting for the loop's switch interval while
-# the loop is busy (7 us per 200-byte text alone, 580 us beside a busy Python
-# thread), so many small texts (an import's; tiktoken's encode_ordinary_batch
-# included) are counted on the loop too, a slice of at most _SLICE_CHARACTERS at a
-# time with a yield between slices, and there by tiktoken even when ASCII: the
-# SQLite writer inserts the previous batch meanwhile, and the GIL released for each
-# text lets it run between texts (imports of 300,000 messages measured 5-10 %
-# slower with the GIL held). A single large text (one GIL hand-off for much work)
-# goes to a thread.
+# Where tokens are counted: on the event loop. tiktoken's encode releases the GIL
+# for each text, so a counting thread would have to take it back after every text,
+# waiting for the loop's switch interval while the loop is busy (7 us per 200-byte
+# text alone, 580 us beside a busy Python thread); only a single large text (one
+# hand-off for much work) goes to a thread.
+# - A call's few texts (AddMemory's): short ASCII ones holding the GIL
+#   (``ascii_pieces``), the others by tiktoken, yielding between texts (``Pace``).
+# - Many texts (an import's): by tiktoken even when ASCII, a slice of at most
+#   _SLICE_CHARACTERS at a time. The SQLite writer inserts the previous batch
+#   meanwhile, and the GIL released for each text lets it run between texts
+#   (imports of 300,000 messages measured 5-10 % slower with the GIL held).
 _SLICE_CHARACTERS = 32 * 1024
 _FEW_TEXTS = 16
 

@@ -48,7 +48,7 @@ async def test_counter_counts_small_and_large_batches_alike(tmp_path: Path) -> N
     counter = TiktokenCounter(load_encoding("cl100k_base", tmp_path))
     small = await counter.count(["Who was Octavia Butler?", ""])
     assert small == [6, 0]
-    large = await counter.count(["Who was Octavia Butler?"] * 2000)  # counted off the loop
+    large = await counter.count(["Who was Octavia Butler?"] * 2000)  # an import's: tiktoken
     assert large == [6] * 2000
 
 
