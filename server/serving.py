@@ -15,6 +15,7 @@ from server.app import running_server
 from server.config import Settings
 from server.domain.errors import ConfigurationError
 from server.log_writer import BatchingStreamHandler, SecondCachingFormatter
+from server.thread_scheduling import keep_other_threads_deferred
 
 __all__ = ["configure_logging", "run_event_loop", "serve", "serve_worker"]
 
@@ -33,7 +34,9 @@ async def serve(settings: Settings, *, share_port: bool = False) -> None:
         # every call in flight.
         gc.collect()
         gc.freeze()
+        deferring = asyncio.create_task(keep_other_threads_deferred())
         await stop.wait()
+        deferring.cancel()
 
 
 def run_event_loop(settings: Settings, main: Coroutine[Any, Any, None]) -> None:

@@ -125,6 +125,38 @@ def test_one_access_log_line_per_rpc(server: ServerProcess, stubs: Stubs) -> Non
     assert lines[1].rstrip().endswith("error=\"session 'never-created' not found\"")
 
 
+def test_threads_other_than_the_event_loop_do_not_preempt_it(
+    server: ServerProcess, stubs: Stubs
+) -> None:
+    """The event loop's thread keeps the normal policy; every other thread (gRPC's,
+    the SQLite writer, the log writer) runs under SCHED_BATCH (docs/performance.md)."""
+    stubs.memory.AddMemory(pb.AddMemoryRequest(session_id="policies", messages=[message("x")]))
+    deadline = time.monotonic() + 15  # threads started after start-up are found within 10 s
+    while True:
+        policies = _thread_policies(server.pid)
+        others = {tid for tid in policies if tid != server.pid}
+        batch = {tid for tid, (_, policy) in policies.items() if policy == _SCHED_BATCH}
+        if others <= batch or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert policies[server.pid][1] == 0  # SCHED_OTHER
+    assert others <= batch, f"not under SCHED_BATCH: {[policies[t] for t in others - batch]}"
+    # gRPC core's threads, and Python's (the poller, the writers), which the OS names "python"
+    assert {"event_engine", "python"} <= {policies[tid][0] for tid in others}
+
+
+_SCHED_BATCH = 3
+
+
+def _thread_policies(pid: int) -> dict[int, tuple[str, int]]:
+    """Each thread's name and scheduling policy (the 41st field of its stat)."""
+    policies = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        name, fields = (task / "stat").read_text().rsplit(")", 1)
+        policies[int(task.name)] = (name.split("(", 1)[1], int(fields.split()[38]))
+    return policies
+
+
 MEMORIA_SERVICES = [
     "memoria.v1.MemoryService",
     "memoria.v1.SessionService",

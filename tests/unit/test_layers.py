@@ -31,7 +31,14 @@ ALLOWED: dict[str, set[str]] = {
     "server.listen_address": {"server.domain"},
     "server.workers": {"server.config", "server.domain", "server.listen_address"},
     "server.log_writer": set(),
-    "server.serving": {"server.app", "server.config", "server.domain", "server.log_writer"},
+    "server.thread_scheduling": set(),
+    "server.serving": {
+        "server.app",
+        "server.config",
+        "server.domain",
+        "server.log_writer",
+        "server.thread_scheduling",
+    },
     "server.app": {"server"},
     "server.key_commands": {"server.config", "server.domain", "server.storage"},
     "server.__main__": {
