@@ -50,10 +50,11 @@ Call = Callable[[], Awaitable[object]]
 
 
 @contextmanager
-def echo_server(loop: str = "asyncio") -> Iterator[tuple[str, int]]:
-    """The echo's address and process id; ``loop``: its event loop."""
+def echo_server(loop: str = "asyncio", threads: str = "normal") -> Iterator[tuple[str, int]]:
+    """The echo's address and process id; ``loop``: its event loop; ``threads``: the
+    scheduling policy of its threads other than the loop's."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.echo_server", "--loop", loop],
+        [sys.executable, "-m", "bench.echo_server", "--loop", loop, "--threads", threads],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -219,13 +220,19 @@ def main() -> None:
         default="asyncio",
         help="the echo's event loop (Memoria runs on uvloop unless MEMORIA_EVENT_LOOP says)",
     )
+    parser.add_argument(
+        "--echo-threads",
+        choices=["normal", "batch"],
+        default="normal",
+        help="the policy of the echo's other threads (Memoria's run under SCHED_BATCH)",
+    )
     args = parser.parse_args()
     connections = args.connections if args.workers == 1 else max(args.connections, 8)
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
     with (
         tempfile.TemporaryDirectory() as work,
         fresh_store_url(args.store, Path(work)) as store_url,
-        echo_server(args.echo_loop) as (echo, echo_pid),
+        echo_server(args.echo_loop, args.echo_threads) as (echo, echo_pid),
     ):
         server = ServerProcess(
             store_url,
@@ -257,7 +264,8 @@ def main() -> None:
             server.stop()
     print(
         f"medians of {args.runs} runs ({args.store}, access log on, {args.workers} worker(s),"
-        f" {connections} connection(s); the echo is one process, on {args.echo_loop}):"
+        f" {connections} connection(s); the echo is one process, on {args.echo_loop},"
+        f" its other threads {args.echo_threads}):"
     )
     report(
         {key: statistics.median(run[0][key] for run in runs) for key in runs[0][0]},

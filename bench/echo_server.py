@@ -3,8 +3,10 @@ GetMemory with fixed bytes, without parsing the request or storing anything.
 
 ``python -m bench.echo_server`` prints ``listening on 127.0.0.1:PORT`` and serves
 until SIGTERM; ``bench.ceiling`` drives it beside Memoria with the same client.
-``--loop uvloop`` runs it on the event loop Memoria runs on by default; asyncio's
-own is the default here, the ceiling as first measured.
+``--loop uvloop`` runs it on the event loop Memoria runs on by default, and
+``--threads batch`` puts its other threads under SCHED_BATCH as Memoria does
+(``server/thread_scheduling.py``); asyncio's loop and the normal policy are the
+defaults here, the ceiling as first measured.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import grpc
 from memoria.v1 import memory_service_pb2 as pb
 from memoria.v1 import message_pb2
+
+from server.thread_scheduling import keep_other_threads_deferred
 
 # Answers of the size Memoria gives: one stored message, a window of 12.
 _STORED = message_pb2.Message(uuid="5b0e6a8e-3c1f-4a8e-9d6b-1f2a3b4c5d01", sequence=1)
@@ -42,7 +46,7 @@ def _fixed(answer: bytes) -> grpc.RpcMethodHandler:  # type: ignore[type-arg]
     return grpc.unary_unary_rpc_method_handler(handle)
 
 
-async def serve() -> None:
+async def serve(batch_threads: bool) -> None:
     server = grpc.aio.server()
     server.add_generic_rpc_handlers(
         [
@@ -55,18 +59,24 @@ async def serve() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
+    deferring = asyncio.create_task(keep_other_threads_deferred()) if batch_threads else None
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
+    if deferring:
+        deferring.cancel()
     await server.stop(0)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
-    if parser.parse_args().loop == "uvloop":
+    parser.add_argument("--threads", choices=["normal", "batch"], default="normal")
+    args = parser.parse_args()
+    main = serve(args.threads == "batch")
+    if args.loop == "uvloop":
         import uvloop
 
-        uvloop.run(serve())
+        uvloop.run(main)
     else:
-        asyncio.run(serve())
+        asyncio.run(main)
