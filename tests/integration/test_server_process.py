@@ -141,8 +141,10 @@ def test_threads_other_than_the_event_loop_do_not_preempt_it(
         time.sleep(0.1)
     assert policies[server.pid][1] == 0  # SCHED_OTHER
     assert others <= batch, f"not under SCHED_BATCH: {[policies[t] for t in others - batch]}"
-    # gRPC core's threads, and Python's (the poller, the writers), which the OS names "python"
-    assert {"event_engine", "python"} <= {policies[tid][0] for tid in others}
+    # gRPC core's threads, and Python's (the poller, the writers), named after the executable
+    names = [policies[tid][0] for tid in others]
+    assert "event_engine" in names
+    assert any(name.startswith("python") for name in names), names
 
 
 _SCHED_BATCH = 3
