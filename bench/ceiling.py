@@ -8,13 +8,16 @@ AddMemory (one ~200-byte message) and GetMemory (a window of 12) at one call in
 flight (p50, p99) and at 32 in flight over 32 sessions (calls per second), and
 GetMemory at one in flight on a session of 10,000 messages (``--long-session``).
 At 32 in flight it also takes the CPU time the server (all its processes) and
-the client spent per call: figures that other load on the machine disturbs
-less than rates do. Before each phase it waits for Memoria's background search
-indexing to catch up, so that indexing does not share the CPU with what is
-measured (the AddMemory @32 phase still pays for the indexing it causes). Prints each run and
-the median of the runs, each Memoria figure with its ratio to the echo's (the
-long session's to the echo's GetMemory), and the long session's p50 over a
-fresh session's.
+the client spent per call (figures that other load on the machine disturbs
+less than rates do), how many of the machine's cores were busy, and the most
+calls per second the cores allow at those two costs: a bound no number of
+server processes can pass while the client shares the machine. Before each
+phase it waits for Memoria's background search indexing to catch up, so that
+indexing does not share the CPU with what is measured (the AddMemory @32 phase
+still pays for the indexing it causes). Prints each run and the median of the
+runs, each Memoria figure with its ratio to the echo's (the long session's to
+the echo's GetMemory), the bound over the echo's rate, and the long session's
+p50 over a fresh session's.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ CONTENT = "Octavia Butler wrote Kindred in 1979; what did she write next, and wh
 IN_FLIGHT = 32
 LONG_SESSION = 10_000
 LONG_P50 = "GetMemory p50 @1 ms, long session"
+CORES = os.cpu_count() or 1
 Call = Callable[[], Awaitable[object]]
 
 
@@ -86,6 +90,12 @@ async def latencies(call: Call, count: int) -> tuple[float, float]:
     return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
 
 
+def machine_busy() -> tuple[int, int]:
+    """Jiffies of all CPUs so far: busy (anything but idle and I/O wait) and total."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time used so far by process ``pid`` and its descendants (its workers)."""
     ticks = 0
@@ -101,8 +111,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def rate(make_calls: list[Call], seconds: float, server_pid: int) -> tuple[float, ...]:
-    """Calls per second with one caller per entry of ``make_calls`` in flight, and the
-    server's and this client's CPU time per call, in microseconds."""
+    """Calls per second with one caller per entry of ``make_calls`` in flight, the
+    server's and this client's CPU time per call, in microseconds, and how many of
+    the machine's cores were busy (with anything)."""
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -112,16 +123,19 @@ async def rate(make_calls: list[Call], seconds: float, server_pid: int) -> tuple
             await call()
             done += 1
 
-    started, server_cpu, client_cpu = (
+    started, server_cpu, client_cpu, (busy, total) = (
         time.perf_counter(),
         cpu_seconds(server_pid),
         time.process_time(),
+        machine_busy(),
     )
     await asyncio.gather(*(caller(call) for call in make_calls))
     elapsed = time.perf_counter() - started
     server_us = (cpu_seconds(server_pid) - server_cpu) / done * 1e6
     client_us = (time.process_time() - client_cpu) / done * 1e6
-    return done / elapsed, server_us, client_us
+    busy_after, total_after = machine_busy()
+    cores_busy = (busy_after - busy) / (total_after - total) * CORES
+    return done / elapsed, server_us, client_us, cores_busy
 
 
 async def long_session(stub: Any, count: int, size: int) -> float:
@@ -188,11 +202,21 @@ async def measure(
             await settle(stubs[0], names)
             p50, p99 = await latencies(sessions[0][name], count)
             figures[f"{name} p50 @1 ms"], figures[f"{name} p99 @1 ms"] = p50, p99
+            at = f"{name} @{IN_FLIGHT}"
             (
-                figures[f"{name} @{IN_FLIGHT} /s"],
-                figures[f"{name} @{IN_FLIGHT} server CPU us/call"],
-                figures[f"{name} @{IN_FLIGHT} client CPU us/call"],
+                figures[f"{at} /s"],
+                figures[f"{at} server CPU us/call"],
+                figures[f"{at} client CPU us/call"],
+                figures[f"{at} cores busy of {CORES}"],
             ) = await rate([session[name] for session in sessions], seconds, pid)
+            # The most calls/s the machine's cores allow at these CPU costs, if this
+            # server and this client had all of them (more server processes could
+            # come near it; one is held back by its event loop's thread).
+            figures[f"{at} cores allow /s"] = (
+                CORES
+                * 1e6
+                / (figures[f"{at} server CPU us/call"] + figures[f"{at} client CPU us/call"])
+            )
         if long_size:  # --long-session 0 leaves it out, for quicker profiling runs
             figures[LONG_P50] = await long_session(stubs[0], count, long_size)
         return figures
@@ -279,6 +303,10 @@ def report(ceiling: dict[str, float], memoria: dict[str, float]) -> None:
     for key in ceiling:
         ratio = memoria[key] / ceiling[key]
         print(f"  {key:<34} echo {ceiling[key]:>9.2f}  memoria {memoria[key]:>9.2f}  ×{ratio:.2f}")
+    for name in ("AddMemory", "GetMemory"):
+        at = f"{name} @{IN_FLIGHT}"
+        bound = memoria[f"{at} cores allow /s"] / ceiling[f"{at} /s"]
+        print(f"  {at}: the cores allow Memoria ×{bound:.2f} of the echo's rate, with any workers")
     if LONG_P50 in memoria:
         long_over_fresh = memoria[LONG_P50] / memoria["GetMemory p50 @1 ms"]
         print(f"  GetMemory p50 @1, long session over a fresh one: ×{long_over_fresh:.2f}")
