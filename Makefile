@@ -194,6 +194,7 @@ run-ferretdb: $(FERRETDB) ## Serve FerretDB (MongoDB wire protocol) on 127.0.0.1
 .PHONY: bench
 bench: $(BIN)/.installed $(FERRETDB) ## Print latency, streaming, summarizer, client-overhead and search figures of a live server
 	$(BIN)/python -m bench.ceiling
+	$(BIN)/python -m bench.ceiling --workers 2 --long-session 0
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.summarizer
 	$(BIN)/python -m bench.streams

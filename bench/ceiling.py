@@ -17,7 +17,8 @@ indexing does not share the CPU with what is measured (the AddMemory @32 phase
 still pays for the indexing it causes). Prints each run and the median of the
 runs, each Memoria figure with its ratio to the echo's (the long session's to
 the echo's GetMemory), the bound over the echo's rate, and the long session's
-p50 over a fresh session's.
+p50 over a fresh session's. ``--echo-processes N`` runs N echoes on one port,
+to see what more processes give the bare transport on the same machine.
 """
 
 from __future__ import annotations
@@ -54,21 +55,29 @@ Call = Callable[[], Awaitable[object]]
 
 
 @contextmanager
-def echo_server(loop: str = "asyncio", threads: str = "normal") -> Iterator[tuple[str, int]]:
-    """The echo's address and process id; ``loop``: its event loop; ``threads``: the
-    scheduling policy of its threads other than the loop's."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.echo_server", "--loop", loop, "--threads", threads],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    address = process.stdout.readline().split()[-1]
+def echo_server(
+    loop: str = "asyncio", threads: str = "normal", processes: int = 1
+) -> Iterator[tuple[str, list[int]]]:
+    """The echo's address and process ids; ``loop``: its event loop; ``threads``: the
+    scheduling policy of its threads other than the loop's; ``processes``: how many
+    serve the port (SO_REUSEPORT), as Memoria's workers do."""
+    command = [sys.executable, "-m", "bench.echo_server", "--loop", loop, "--threads", threads]
+    started: list[subprocess.Popen[str]] = []
     try:
-        yield address, process.pid
+        address = "127.0.0.1:0"
+        for _ in range(processes):
+            process = subprocess.Popen(
+                [*command, "--listen", address], stdout=subprocess.PIPE, text=True
+            )
+            started.append(process)
+            assert process.stdout is not None
+            address = process.stdout.readline().split()[-1]
+        yield address, [process.pid for process in started]
     finally:
-        process.terminate()
-        process.wait(10)
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(10)
 
 
 def calls(stub: Any, session: str) -> dict[str, Call]:
@@ -96,10 +105,10 @@ def machine_busy() -> tuple[int, int]:
     return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by process ``pid`` and its descendants (its workers)."""
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by processes ``pids`` and their descendants (workers)."""
     ticks = 0
-    pending = [pid]
+    pending = list(pids)
     while pending:
         current = pending.pop()
         with contextlib.suppress(OSError):
@@ -110,7 +119,7 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-async def rate(make_calls: list[Call], seconds: float, server_pid: int) -> tuple[float, ...]:
+async def rate(make_calls: list[Call], seconds: float, server_pids: list[int]) -> tuple[float, ...]:
     """Calls per second with one caller per entry of ``make_calls`` in flight, the
     server's and this client's CPU time per call, in microseconds, and how many of
     the machine's cores were busy (with anything)."""
@@ -125,13 +134,13 @@ async def rate(make_calls: list[Call], seconds: float, server_pid: int) -> tuple
 
     started, server_cpu, client_cpu, (busy, total) = (
         time.perf_counter(),
-        cpu_seconds(server_pid),
+        cpu_seconds(server_pids),
         time.process_time(),
         machine_busy(),
     )
     await asyncio.gather(*(caller(call) for call in make_calls))
     elapsed = time.perf_counter() - started
-    server_us = (cpu_seconds(server_pid) - server_cpu) / done * 1e6
+    server_us = (cpu_seconds(server_pids) - server_cpu) / done * 1e6
     client_us = (time.process_time() - client_cpu) / done * 1e6
     busy_after, total_after = machine_busy()
     cores_busy = (busy_after - busy) / (total_after - total) * CORES
@@ -184,7 +193,7 @@ async def settle(stub: Any, session_ids: list[str], patience: float = 300.0) -> 
 
 
 async def measure(
-    address: str, pid: int, count: int, seconds: float, connections: int, long_size: int
+    address: str, pids: list[int], count: int, seconds: float, connections: int, long_size: int
 ) -> dict[str, float]:
     # One TCP connection per channel: with several, SO_REUSEPORT workers all get work.
     options = [("grpc.use_local_subchannel_pool", 1)]
@@ -208,7 +217,7 @@ async def measure(
                 figures[f"{at} server CPU us/call"],
                 figures[f"{at} client CPU us/call"],
                 figures[f"{at} cores busy of {CORES}"],
-            ) = await rate([session[name] for session in sessions], seconds, pid)
+            ) = await rate([session[name] for session in sessions], seconds, pids)
             # The most calls/s the machine's cores allow at these CPU costs, if this
             # server and this client had all of them (more server processes could
             # come near it; one is held back by its event loop's thread).
@@ -250,13 +259,20 @@ def main() -> None:
         default="normal",
         help="the policy of the echo's other threads (Memoria's run under SCHED_BATCH)",
     )
+    parser.add_argument(
+        "--echo-processes",
+        type=int,
+        default=1,
+        help="echo processes on one port (the targets compare with one)",
+    )
     args = parser.parse_args()
-    connections = args.connections if args.workers == 1 else max(args.connections, 8)
+    several = args.workers > 1 or args.echo_processes > 1
+    connections = max(args.connections, 8) if several else args.connections
     runs: list[tuple[dict[str, float], dict[str, float]]] = []
     with (
         tempfile.TemporaryDirectory() as work,
         fresh_store_url(args.store, Path(work)) as store_url,
-        echo_server(args.echo_loop, args.echo_threads) as (echo, echo_pid),
+        echo_server(args.echo_loop, args.echo_threads, args.echo_processes) as (echo, echo_pids),
     ):
         server = ServerProcess(
             store_url,
@@ -268,13 +284,13 @@ def main() -> None:
             for number in range(1, args.runs + 1):
                 ceiling = asyncio.run(
                     measure(
-                        echo, echo_pid, args.calls, args.seconds, connections, args.long_session
+                        echo, echo_pids, args.calls, args.seconds, connections, args.long_session
                     )
                 )
                 memoria = asyncio.run(
                     measure(
                         server.address,
-                        server.pid,
+                        [server.pid],
                         args.calls,
                         args.seconds,
                         connections,
@@ -288,7 +304,8 @@ def main() -> None:
             server.stop()
     print(
         f"medians of {args.runs} runs ({args.store}, access log on, {args.workers} worker(s),"
-        f" {connections} connection(s); the echo is one process, on {args.echo_loop},"
+        f" {connections} connection(s); the echo is {args.echo_processes} process(es),"
+        f" on {args.echo_loop},"
         f" its other threads {args.echo_threads}):"
     )
     report(

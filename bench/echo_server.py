@@ -6,7 +6,8 @@ until SIGTERM; ``bench.ceiling`` drives it beside Memoria with the same client.
 ``--loop uvloop`` runs it on the event loop Memoria runs on by default, and
 ``--threads batch`` puts its other threads under SCHED_BATCH as Memoria does
 (``server/thread_scheduling.py``); asyncio's loop and the normal policy are the
-defaults here, the ceiling as first measured.
+defaults here, the ceiling as first measured. ``--listen HOST:PORT`` joins a port
+another echo serves (SO_REUSEPORT), for ``bench.ceiling --echo-processes``.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def _fixed(answer: bytes) -> grpc.RpcMethodHandler:  # type: ignore[type-arg]
     return grpc.unary_unary_rpc_method_handler(handle)
 
 
-async def serve(batch_threads: bool) -> None:
-    server = grpc.aio.server()
+async def serve(listen: str, batch_threads: bool) -> None:
+    # SO_REUSEPORT: several echo processes may serve one port, as Memoria's workers do.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(
@@ -56,9 +58,9 @@ async def serve(batch_threads: bool) -> None:
             )
         ]
     )
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port(listen)
     await server.start()
-    print(f"listening on 127.0.0.1:{port}", flush=True)
+    print(f"listening on {listen.rsplit(':', 1)[0]}:{port}", flush=True)
     deferring = asyncio.create_task(keep_other_threads_deferred()) if batch_threads else None
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -72,8 +74,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--threads", choices=["normal", "batch"], default="normal")
+    parser.add_argument("--listen", default="127.0.0.1:0", help="host:port; port 0: any free one")
     args = parser.parse_args()
-    main = serve(args.threads == "batch")
+    main = serve(args.listen, args.threads == "batch")
     if args.loop == "uvloop":
         import uvloop
 
