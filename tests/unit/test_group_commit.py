@@ -45,6 +45,30 @@ async def test_a_failing_write_is_rolled_back_alone(tmp_path: Path) -> None:
     await worker.close()
 
 
+async def test_a_failing_write_in_a_group_is_undone_with_all_it_wrote(tmp_path: Path) -> None:
+    """A group runs without a savepoint per write until one fails: then it runs
+    again with them, and only the failing write is undone, every statement of it."""
+    worker = SqliteWorker(tmp_path / "t.db", "test", group_commit=True)
+    await worker.run_alone(_create)
+    gate = threading.Event()
+    held = asyncio.ensure_future(worker.run(lambda connection: gate.wait(10)))
+    await asyncio.sleep(0.1)  # the writer thread is busy with it: the next writes group
+
+    def insert_then_fail(connection: sqlite3.Connection) -> None:
+        _insert(10)(connection)
+        raise ValueError("failed after writing")
+
+    group = [asyncio.ensure_future(worker.run(op)) for op in (_insert(1), insert_then_fail)]
+    group.append(asyncio.ensure_future(worker.run(_insert(2))))
+    await asyncio.sleep(0.1)
+    gate.set()
+    results = await asyncio.gather(held, *group, return_exceptions=True)
+    assert results[0] is True and results[1] == 1 and results[3] == 2
+    assert isinstance(results[2], ValueError)
+    assert await worker.run(_values) == [1, 2]
+    await worker.close()
+
+
 async def test_a_write_is_answered_only_once_committed(tmp_path: Path) -> None:
     """Another connection sees the row as soon as the write returns."""
     path = tmp_path / "t.db"
