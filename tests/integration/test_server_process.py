@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -135,19 +136,16 @@ def test_threads_other_than_the_event_loop_do_not_preempt_it(
     while True:
         policies = _thread_policies(server.pid)
         others = {tid for tid in policies if tid != server.pid}
-        batch = {tid for tid, (_, policy) in policies.items() if policy == _SCHED_BATCH}
+        batch = {tid for tid, (_, policy) in policies.items() if policy == os.SCHED_BATCH}
         if others <= batch or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert policies[server.pid][1] == 0  # SCHED_OTHER
+    assert policies[server.pid][1] == os.SCHED_OTHER
     assert others <= batch, f"not under SCHED_BATCH: {[policies[t] for t in others - batch]}"
     # gRPC core's threads, and Python's (the poller, the writers), named after the executable
     names = [policies[tid][0] for tid in others]
     assert "event_engine" in names
     assert any(name.startswith("python") for name in names), names
-
-
-_SCHED_BATCH = 3
 
 
 def _thread_policies(pid: int) -> dict[int, tuple[str, int]]:

@@ -46,8 +46,8 @@ async def test_a_failing_write_is_rolled_back_alone(tmp_path: Path) -> None:
 
 
 async def test_a_failing_write_in_a_group_is_undone_with_all_it_wrote(tmp_path: Path) -> None:
-    """A group runs without a savepoint per write until one fails: then it runs
-    again with them, and only the failing write is undone, every statement of it."""
+    """A write that fails after writing, in a group with others, is undone with every
+    statement it ran; the others in the group are kept."""
     worker = SqliteWorker(tmp_path / "t.db", "test", group_commit=True)
     await worker.run_alone(_create)
     gate = threading.Event()
